@@ -1,0 +1,50 @@
+# listhygiene: the user's entry points. `make run` and `make test` set everything up.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+IN     ?= data/sample/
+OUT    ?= out
+ASOF   ?= 2026-11-01T00:00:00Z
+DB     ?= .listhygiene/store.duckdb
+BENCH_ARGS ?=
+
+.PHONY: setup run test lint format bench sample clean distclean
+
+setup: $(STAMP)
+
+# Re-installs only when pyproject.toml changes, so a second `make setup` is instant.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+run: setup
+	$(BIN)/listhygiene run $(IN) --out $(OUT) --db $(DB) --as-of $(ASOF)
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: setup
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# Regenerates data/sample/ and data/events/ (deterministic: the bytes do not change).
+sample: setup
+	$(BIN)/python data/generate_sample.py
+
+clean:
+	rm -rf $(OUT) .listhygiene bench/data .pytest_cache .ruff_cache .hypothesis build *.egg-info
+	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)

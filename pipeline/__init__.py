@@ -1,0 +1,8 @@
+"""listhygiene: turn messy contact exports into clean, import-ready lists."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("listhygiene")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0+source"

@@ -1,0 +1,228 @@
+"""The command line: options only. Each command calls one library function.
+
+Exit codes (the contract): 0 done; 1 done but a health gate failed; 2 bad
+usage or unreadable input, nothing written; 3 another run holds the store.
+An unexpected internal error exits 4 and asks for --debug.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__
+from .errors import ListHygieneError
+from .ruleset import load_rules
+from .run import RunOptions, execute
+from .store import default_store_path
+
+INTERNAL_ERROR = 4
+
+
+def parse_as_of(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC).replace(microsecond=0)
+    text = value.strip()
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+    except ValueError:
+        raise click.BadParameter(
+            f'"{value}" is not an ISO 8601 date or timestamp; write it like 2026-11-01T00:00:00Z.'
+        ) from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)  # the contract's clock is UTC
+    return dt.astimezone(UTC)
+
+
+class Reporter:
+    """Messages for people: quiet in cron, progress bars only on a terminal."""
+
+    def __init__(self, quiet: bool, debug: bool):
+        self.quiet, self.debug = quiet, debug
+        self._progress: Any = None
+        self._task: Any = None
+
+    def warn(self, message: str) -> None:
+        if not self.quiet:
+            click.echo(f"Warning: {message}", err=True)
+
+    def info(self, message: str) -> None:
+        if not self.quiet:
+            click.echo(message)
+
+    def progress(self, what: str, done: int, total: int) -> None:
+        if self.quiet or not sys.stderr.isatty():
+            return
+        if self._progress is None:
+            from rich.progress import Progress
+
+            self._progress = Progress(transient=True)
+            self._progress.start()
+            self._task = self._progress.add_task(what, total=total)
+        self._progress.update(self._task, description=what, completed=done, total=total)
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+
+def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--debug and --quiet on every command, and one place that turns errors into exit codes."""
+
+    @click.option("--debug", is_flag=True, help="Show tracebacks and keep stage timings verbose.")
+    @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors (for schedulers).")
+    @functools.wraps(func)
+    def wrapper(*args: Any, debug: bool, quiet: bool, **kwargs: Any) -> Any:
+        reporter = Reporter(quiet=quiet, debug=debug)
+        try:
+            return func(*args, reporter=reporter, **kwargs)
+        except ListHygieneError as exc:
+            reporter.close()
+            if debug:
+                traceback.print_exc()
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except (KeyboardInterrupt, click.exceptions.Exit, click.ClickException):
+            reporter.close()
+            raise
+        except Exception as exc:
+            reporter.close()
+            if debug:
+                traceback.print_exc()
+            else:
+                click.echo(
+                    f"Error: listhygiene failed unexpectedly ({type(exc).__name__}: {exc}). Run "
+                    "the same command with --debug to see the traceback, and report it.",
+                    err=True,
+                )
+            sys.exit(INTERNAL_ERROR)
+        finally:
+            reporter.close()
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="listhygiene")
+def main() -> None:
+    """Turn messy contact exports into clean, import-ready lists."""
+
+
+@main.command("run")
+@click.argument("contacts", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("out"),
+    show_default=True,
+    help="Folder for the outputs; replaced atomically at the end.",
+)
+@click.option(
+    "--rules",
+    "rules_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="A rules folder overlaid on the defaults (see `listhygiene rules check`).",
+)
+@click.option(
+    "--db",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The DuckDB store [default: $LISTHYGIENE_DB or .listhygiene/store.duckdb].",
+)
+@click.option(
+    "--as-of",
+    "as_of",
+    metavar="TIMESTAMP",
+    help="The run's clock, ISO 8601 (default: now, UTC); reruns with the same value "
+    "give the same data outputs.",
+)
+@click.option(
+    "--preset",
+    metavar="NAME",
+    help="Header preset for every input (default: detected per file from its header).",
+)
+@common_options
+def run_command(
+    contacts: tuple[Path, ...],
+    out: Path,
+    rules_dir: Path | None,
+    db: Path | None,
+    as_of: str | None,
+    preset: str | None,
+    reporter: Reporter,
+) -> None:
+    """Read CONTACTS (files or folders) and write the outputs to --out.
+
+    Inputs: CSV/TSV (UTF-8, UTF-16 with BOM, cp1252; , ; tab | delimiters), Parquet, JSON
+    arrays, NDJSON, and .gz or .zip archives of these.
+    """
+    opts = RunOptions(
+        inputs=list(contacts),
+        out=out,
+        db=db or default_store_path(),
+        as_of=parse_as_of(as_of),
+        rules_dir=rules_dir,
+        preset=preset,
+        debug=reporter.debug,
+        argv=["listhygiene", *sys.argv[1:]],
+    )
+    result = execute(opts, progress=reporter.progress)
+    reporter.close()
+    for w in result.warnings:
+        reporter.warn(w)
+    _summary(result.manifest, out, reporter)
+    sys.exit(result.exit_code)
+
+
+def _summary(manifest: dict[str, Any], out: Path, reporter: Reporter) -> None:
+    rec = manifest["reconciliation"]
+    lines = [f"Run {manifest['run_id']} (as of {manifest['as_of']})"]
+    for i in manifest["inputs"]:
+        lines.append(
+            f"  {i['source_file']}: {i['input_rows']:,} rows, {i['rejected']:,} rejected "
+            f"[{i['format']}, {i['encoding'] or '-'}, preset {i['preset']}]"
+        )
+    lines.append(
+        f"Rows read: {rec['input_rows']:,}; rejected: {rec['rejected']:,}; "
+        f"accepted: {rec['accepted']:,}."
+    )
+    lines.append(
+        f"Outputs in {out}/: "
+        + ", ".join(o["path"] for o in manifest["outputs"])
+        + ", manifest.json"
+    )
+    reporter.info("\n".join(lines))
+
+
+@main.group("rules")
+def rules_group() -> None:
+    """Inspect and validate rules folders."""
+
+
+@rules_group.command("check")
+@click.option(
+    "--rules",
+    "rules_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="The rules folder to check, overlaid on the defaults (default: the defaults).",
+)
+@common_options
+def rules_check(rules_dir: Path | None, reporter: Reporter) -> None:
+    """Validate a rules folder and list every problem at once (exit 2 if any)."""
+    rules = load_rules(rules_dir)
+    reporter.info(
+        f"Rules OK: {len(rules.files)} files, presets {', '.join(sorted(rules.presets))}; "
+        f"hash {rules.hash[:12]}."
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,116 @@
+"""Atomic outputs: everything is written into a staging folder beside `--out`,
+fsynced, then moved into place file by file with `os.replace`, the manifest
+last. A run that fails before the commit leaves the previous outputs as they
+were; files a previous run wrote that this run does not write are removed at
+the commit, so `out/` never mixes two runs' results.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+MANIFEST = "manifest.json"
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralize_formulas(
+    frame: pl.DataFrame, keep: tuple[str, ...] = ("email", "email_key")
+) -> pl.DataFrame:
+    """Prefix `'` to text cells a spreadsheet would run as a formula (OWASP CSV injection)."""
+    exprs = []
+    for name, dtype in frame.schema.items():
+        if dtype == pl.String and name not in keep:
+            col = pl.col(name)
+            risky = col.str.contains(r"^[=+\-@\t\r]")
+            exprs.append(pl.when(risky).then(pl.lit("'") + col).otherwise(col).alias(name))
+    return frame.with_columns(exprs) if exprs else frame
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        _fsync_file(path)
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class OutputDir:
+    def __init__(self, out: Path, run_id: str):
+        self.out = out
+        self.staging = out.parent / f".{out.name}.staging-{run_id}"
+        self.written: dict[str, int | None] = {}  # relative path -> row count (None: not a table)
+
+    def path(self, rel: str) -> Path:
+        p = self.staging / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        return p
+
+    def write_csv(self, rel: str, frame: pl.DataFrame) -> None:
+        p = self.path(rel)
+        neutralize_formulas(frame).write_csv(p)
+        self.written[rel] = frame.height
+
+    def write_json(self, rel: str, data: Any, rows: int | None = None) -> None:
+        p = self.path(rel)
+        p.write_text(
+            json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False) + "\n", encoding="utf-8"
+        )
+        self.written[rel] = rows
+
+    def describe(self) -> list[dict[str, Any]]:
+        return [
+            {"path": rel, "sha256": sha256_of(self.staging / rel), "rows": rows}
+            for rel, rows in sorted(self.written.items())
+        ]
+
+    def commit(self, manifest: dict[str, Any]) -> None:
+        for rel in self.written:
+            _fsync_file(self.staging / rel)
+        previous = self._previous_outputs()
+        self.out.mkdir(parents=True, exist_ok=True)
+        for rel in sorted(self.written):
+            dest = self.out / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(self.staging / rel, dest)
+        for rel in sorted(previous - set(self.written) - {MANIFEST}):
+            with contextlib.suppress(FileNotFoundError):
+                (self.out / rel).unlink()
+        tmp = self.path(MANIFEST)
+        tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        _fsync_file(tmp)
+        os.replace(tmp, self.out / MANIFEST)
+        _fsync_dir(self.out)
+        self.abort()
+
+    def abort(self) -> None:
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+    def _previous_outputs(self) -> set[str]:
+        try:
+            old = json.loads((self.out / MANIFEST).read_text(encoding="utf-8"))
+            paths = {Path(o["path"]) for o in old.get("outputs", [])}
+        except (OSError, ValueError, KeyError, TypeError):
+            return set()
+        # Only ever delete inside out/: a hand-edited manifest must not reach elsewhere.
+        return {p.as_posix() for p in paths if not p.is_absolute() and ".." not in p.parts}

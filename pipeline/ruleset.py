@@ -1,0 +1,195 @@
+"""Rules are data, validated up front: every problem is reported together.
+
+The default rules ship inside the package (`listhygiene.rules`, the top-level
+`rules/` folder of the source tree). `--rules DIR` overlays a folder on them:
+a file in DIR replaces the default file of the same name, and a preset in
+`DIR/presets/` adds a preset or replaces the one of the same name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .errors import RulesError
+
+RULE_FILES = ("ingest.toml",)
+
+
+@dataclass(frozen=True)
+class IngestRules:
+    max_field_bytes: int
+    max_rows_per_file: int
+    max_columns: int
+    max_decompressed_bytes: int
+    delimiters: tuple[str, ...]
+    sniff_bytes: int
+    fallback_encoding: str
+    keep_raw_runs: int
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    ingest: IngestRules
+    presets: dict[str, Any]  # name -> presets.Preset
+    files: dict[str, bytes] = field(repr=False)  # relative path -> bytes, for the hash
+    sources: tuple[str, ...] = ()
+
+    @property
+    def hash(self) -> str:
+        h = hashlib.sha256()
+        for rel in sorted(self.files):
+            h.update(rel.encode() + b"\0" + self.files[rel] + b"\0")
+        return h.hexdigest()
+
+
+def default_rules_dir() -> Path:
+    return Path(str(resources.files("listhygiene.rules")))
+
+
+def _collect_files(base: Path, overlay: Path | None, problems: list[str]) -> dict[str, Path]:
+    """Relative path -> file, the overlay winning over the defaults."""
+    found: dict[str, Path] = {}
+    for root in (base, overlay):
+        if root is None:
+            continue
+        for p in sorted(root.glob("*.toml")) + sorted(root.glob("presets/*.toml")):
+            found[p.relative_to(root).as_posix()] = p
+    if overlay is not None:
+        known = set(RULE_FILES)
+        for p in sorted(overlay.glob("*.toml")):
+            if p.name not in known:
+                problems.append(
+                    f"{p}: unknown rules file; the files listhygiene reads are "
+                    f"{', '.join(RULE_FILES)} and presets/*.toml."
+                )
+    return found
+
+
+class _Section:
+    """Typed reads from one TOML table that record problems instead of raising."""
+
+    def __init__(self, data: dict[str, Any], where: str, problems: list[str]):
+        self.data, self.where, self.problems = data, where, problems
+        self.used: set[str] = set()
+
+    def int(self, key: str, minimum: int = 0) -> int:
+        self.used.add(key)
+        v = self.data.get(key)
+        if isinstance(v, bool) or not isinstance(v, int):
+            self.problems.append(f"{self.where}: `{key}` must be a whole number, not {v!r}.")
+            return minimum
+        if v < minimum:
+            self.problems.append(f"{self.where}: `{key}` must be at least {minimum}, not {v}.")
+        return v
+
+    def str(self, key: str) -> str:
+        self.used.add(key)
+        v = self.data.get(key)
+        if not isinstance(v, str) or not v:
+            self.problems.append(f"{self.where}: `{key}` must be a non-empty string, not {v!r}.")
+            return ""
+        return v
+
+    def str_list(self, key: str) -> tuple[str, ...]:
+        self.used.add(key)
+        v = self.data.get(key)
+        if not isinstance(v, list) or not v or not all(isinstance(x, str) and x for x in v):
+            self.problems.append(f"{self.where}: `{key}` must be a list of non-empty strings.")
+            return ()
+        return tuple(v)
+
+    def finish(self) -> None:
+        for key in sorted(set(self.data) - self.used):
+            self.problems.append(
+                f"{self.where}: unknown key `{key}`; remove it or check its spelling."
+            )
+
+
+def _table(doc: dict[str, Any], name: str, where: str, problems: list[str]) -> dict[str, Any]:
+    v = doc.get(name)
+    if not isinstance(v, dict):
+        problems.append(f"{where}: missing table [{name}].")
+        return {}
+    return v
+
+
+def _parse_ingest(doc: dict[str, Any], where: str, problems: list[str]) -> IngestRules:
+    for key in sorted(set(doc) - {"limits", "csv", "store"}):
+        problems.append(
+            f"{where}: unknown table [{key}]; the tables are [limits], [csv] and [store]."
+        )
+    lim = _Section(_table(doc, "limits", where, problems), f"{where} [limits]", problems)
+    csv = _Section(_table(doc, "csv", where, problems), f"{where} [csv]", problems)
+    store = _Section(_table(doc, "store", where, problems), f"{where} [store]", problems)
+    rules = IngestRules(
+        max_field_bytes=lim.int("max_field_bytes", 1),
+        max_rows_per_file=lim.int("max_rows_per_file", 1),
+        max_columns=lim.int("max_columns", 1),
+        max_decompressed_bytes=lim.int("max_decompressed_bytes", 1),
+        delimiters=csv.str_list("delimiters"),
+        sniff_bytes=csv.int("sniff_bytes", 1024),
+        fallback_encoding=csv.str("fallback_encoding"),
+        keep_raw_runs=store.int("keep_raw_runs", 1),
+    )
+    for section in (lim, csv, store):
+        section.finish()
+    for d in rules.delimiters:
+        if len(d) != 1 or d in '"\r\n':
+            problems.append(
+                f"{where} [csv]: delimiter {d!r} must be one character, not a quote or newline."
+            )
+    if rules.fallback_encoding:
+        import codecs
+
+        try:
+            codecs.lookup(rules.fallback_encoding)
+        except LookupError:
+            problems.append(
+                f"{where} [csv]: fallback_encoding {rules.fallback_encoding!r} is not an encoding "
+                "Python knows; use for example cp1252 or latin-1."
+            )
+    return rules
+
+
+def load_rules(overlay: Path | None = None) -> RuleSet:
+    """Read and validate the rules; raise RulesError listing every problem."""
+    from .presets import parse_preset  # presets live beside the rules that describe them
+
+    problems: list[str] = []
+    base = default_rules_dir()
+    if overlay is not None and not overlay.is_dir():
+        raise RulesError([f"{overlay}: the rules folder does not exist or is not a folder."])
+    files = _collect_files(base, overlay, problems)
+    docs: dict[str, dict[str, Any]] = {}
+    raw: dict[str, bytes] = {}
+    for rel, path in files.items():
+        data = path.read_bytes()
+        raw[rel] = data
+        try:
+            docs[rel] = tomllib.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            problems.append(f"{path}: not valid TOML ({exc}); fix the syntax at the place named.")
+    for name in RULE_FILES:
+        if name not in files:
+            problems.append(
+                f"{base / name}: required rules file is missing; reinstall listhygiene."
+            )
+    ingest_where = str(files.get("ingest.toml", base / "ingest.toml"))
+    ingest = _parse_ingest(docs.get("ingest.toml", {}), ingest_where, problems)
+    presets: dict[str, Any] = {}
+    for rel in sorted(files):
+        if rel.startswith("presets/") and rel in docs:
+            preset = parse_preset(Path(rel).stem, docs[rel], str(files[rel]), problems)
+            if preset is not None:
+                presets[preset.name] = preset
+    if not presets and not problems:
+        problems.append(f"{base / 'presets'}: no header presets found; reinstall listhygiene.")
+    if problems:
+        raise RulesError(problems)
+    sources = (str(base),) if overlay is None else (str(base), str(overlay))
+    return RuleSet(ingest=ingest, presets=presets, files=raw, sources=sources)

@@ -1,0 +1,224 @@
+"""`listhygiene run`: orders the stages, times them, keeps the ledger, writes the manifest.
+
+Everything a stage needs comes in as arguments; nothing here parses options
+(that is cli.py) and nothing here knows a file format (that is ingest/).
+"""
+
+from __future__ import annotations
+
+import platform
+import secrets
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from . import __version__
+from .errors import ListHygieneError
+from .ingest import RawTable, expand_paths, read_inputs
+from .outputs import OutputDir
+from .presets import MappedTable, detect_preset, map_columns
+from .ruleset import RuleSet, load_rules
+from .store import Store
+
+REJECTS_SCHEMA = {
+    "source_file": pl.String,
+    "row": pl.Int64,
+    "email": pl.String,
+    "field": pl.String,
+    "error": pl.String,
+    "reason": pl.String,
+}
+
+
+@dataclass
+class RunOptions:
+    inputs: list[Path]
+    out: Path
+    db: Path
+    as_of: datetime
+    rules_dir: Path | None = None
+    preset: str | None = None
+    debug: bool = False
+    argv: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    exit_code: int
+    manifest: dict[str, Any]
+    warnings: list[str]
+
+
+Progress = Callable[[str, int, int], None]  # (what, done, total)
+
+
+def _no_progress(what: str, done: int, total: int) -> None:
+    pass
+
+
+class StageClock:
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - t0, 4)
+
+
+def new_run_id(now: datetime) -> str:
+    return now.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+def versions() -> dict[str, str]:
+    out = {"listhygiene": __version__, "python": platform.python_version()}
+    for dist in ("duckdb", "polars", "pandera", "email-validator", "dnspython", "pyarrow", "click"):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            out[dist] = "not installed"
+    return out
+
+
+def rejects_frame(tables: list[tuple[RawTable, MappedTable | None]]) -> pl.DataFrame:
+    """All row rejects, with the email cell filled in where the row was read far enough."""
+    records = []
+    for table, mapped in tables:
+        idx = table.columns.index(mapped.email_column) if mapped else None
+        for r in table.rejects:
+            email = r.email
+            if not email and idx is not None and r.fields and idx < len(r.fields):
+                email = r.fields[idx]
+            records.append((r.source_file, r.row, email or None, r.field, r.error, r.reason))
+    frame = pl.DataFrame(records, schema=REJECTS_SCHEMA, orient="row")
+    return frame
+
+
+def execute(opts: RunOptions, progress: Progress = _no_progress) -> RunResult:
+    """Run the pipeline. Raises ListHygieneError (exit 2/3) before writing anything to --out."""
+    rules = load_rules(opts.rules_dir)
+    paths = expand_paths(opts.inputs)
+    started = datetime.now(UTC)
+    run_id = new_run_id(started)
+    store = Store.open(opts.db)
+    try:
+        store.begin_run(run_id, opts.as_of, rules.hash, __version__, str(opts.out))
+        out = OutputDir(opts.out, run_id)
+        try:
+            result = _run_stages(opts, rules, paths, store, out, run_id, started, progress)
+        except BaseException as exc:
+            out.abort()
+            message = (
+                str(exc) if isinstance(exc, ListHygieneError) else f"{type(exc).__name__}: {exc}"
+            )
+            store.end_run(run_id, "failed", message)
+            raise
+        store.end_run(run_id, "succeeded")
+        store.prune_raw(rules.ingest.keep_raw_runs)
+        return result
+    finally:
+        store.close()
+
+
+def _run_stages(
+    opts: RunOptions,
+    rules: RuleSet,
+    paths: list[Path],
+    store: Store,
+    out: OutputDir,
+    run_id: str,
+    started: datetime,
+    progress: Progress,
+) -> RunResult:
+    clock = StageClock()
+    tables: list[tuple[RawTable, MappedTable | None]] = []
+    warnings: list[str] = []
+    inputs_meta: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="listhygiene-") as tmp:
+        reader = read_inputs(paths, rules.ingest, Path(tmp))
+        index = 0
+        while True:
+            progress("Reading inputs", index, len(paths))
+            with clock.stage("ingest"):
+                table = next(reader, None)
+            if table is None:
+                break
+            with clock.stage("map"):
+                preset = detect_preset(table.columns, table.source_file, rules.presets, opts.preset)
+                mapped = map_columns(table, preset)
+            with clock.stage("store_raw"):
+                raw_name = store.save_raw(run_id, index, table.frame)
+            info = {
+                "source_file": table.source_file,
+                "sha256": table.sha256,
+                "size_bytes": table.size_bytes,
+                "format": table.format,
+                "encoding": table.encoding,
+                "delimiter": table.delimiter,
+                "preset": preset.name,
+                "input_rows": table.input_rows,
+                "rejected": len(table.rejects),
+                "blank_rows": table.blank_rows,
+                "raw_table": raw_name,
+            }
+            store.record_input(run_id, index, info)
+            inputs_meta.append(
+                {
+                    **{k: v for k, v in info.items() if k != "raw_table"},
+                    "reader": table.reader,
+                    "accepted": table.frame.height,
+                    "email_column": mapped.email_column,
+                    "warnings": table.warnings,
+                }
+            )
+            warnings.extend(table.warnings)
+            tables.append((table, mapped))
+            index += 1
+        progress("Reading inputs", len(paths), len(paths))
+    with clock.stage("write"):
+        rejects = rejects_frame(tables)
+        from listhygiene.schemas import RejectRecord
+
+        RejectRecord.validate(rejects, lazy=True)
+        out.write_csv("rejects.csv", rejects)
+    input_rows = sum(t.input_rows for t, _ in tables)
+    rejected = rejects.height
+    manifest = {
+        "run_id": run_id,
+        "as_of": opts.as_of.isoformat().replace("+00:00", "Z"),
+        "started_at": started.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "outcome": "succeeded",
+        "command": opts.argv,
+        "versions": versions(),
+        "rules": {"hash": rules.hash, "sources": list(rules.sources)},
+        "store": str(opts.db),
+        "inputs": inputs_meta,
+        "outputs": out.describe(),
+        "stages": clock.seconds,
+        "reconciliation": {
+            "input_rows": input_rows,
+            "rejected": rejected,
+            "accepted": input_rows - rejected,
+        },
+        "warnings": warnings,
+    }
+    out.commit(manifest)
+    return RunResult(run_id=run_id, exit_code=0, manifest=manifest, warnings=warnings)
+
+
+def stderr_is_terminal() -> bool:
+    return sys.stderr.isatty()

@@ -1,0 +1,199 @@
+"""The embedded DuckDB store: run ledger, raw rows of recent runs, and (later) caches.
+
+One run at a time holds the store: an exclusive `flock` on `<store>.lock`,
+taken before DuckDB opens the file, so a second run fails fast with exit 3
+instead of waiting or corrupting anything. A run that dies without closing
+(SIGKILL, power loss) stays `running` in the ledger until the next run opens
+the store and marks it `failed`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from .errors import StoreError, StoreLockedError
+
+SCHEMA_VERSION = "1"
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id VARCHAR PRIMARY KEY,
+    started_at TIMESTAMP NOT NULL,
+    ended_at TIMESTAMP,
+    as_of TIMESTAMP NOT NULL,
+    outcome VARCHAR NOT NULL,          -- running | succeeded | gate_failed | failed
+    -- times are UTC (TIMESTAMP, not TIMESTAMPTZ: no time-zone module needed to read them)
+    rules_hash VARCHAR,
+    version VARCHAR,
+    out_dir VARCHAR,
+    error VARCHAR
+);
+CREATE TABLE IF NOT EXISTS run_inputs (
+    run_id VARCHAR NOT NULL,
+    input_index INTEGER NOT NULL,
+    source_file VARCHAR NOT NULL,
+    sha256 VARCHAR,
+    size_bytes BIGINT,
+    format VARCHAR,
+    encoding VARCHAR,
+    delimiter VARCHAR,
+    preset VARCHAR,
+    input_rows BIGINT,
+    rejected BIGINT,
+    blank_rows BIGINT,
+    raw_table VARCHAR,
+    PRIMARY KEY (run_id, input_index)
+);
+"""
+
+
+def default_store_path() -> Path:
+    env = os.environ.get("LISTHYGIENE_DB")
+    return Path(env) if env else Path(".listhygiene") / "store.duckdb"
+
+
+@dataclass
+class Store:
+    path: Path
+    con: duckdb.DuckDBPyConnection
+    _lock_fd: int
+
+    @classmethod
+    def open(cls, path: Path) -> Store:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock_path = path.with_name(path.name + ".lock")
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
+            os.close(fd)
+            raise StoreLockedError(
+                f"Another listhygiene run ({holder}) is using the store {path}. Wait for it to "
+                "finish, or give this run its own store with --db."
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(
+            fd, f"pid {os.getpid()}, since {_now().isoformat(timespec='seconds')}Z".encode(), 0
+        )
+        try:
+            con = duckdb.connect(str(path))
+        except duckdb.IOException as exc:
+            os.close(fd)
+            raise StoreLockedError(
+                f"The store {path} is open in another program ({str(exc).splitlines()[0]}). Close "
+                "it there, or give this run its own store with --db."
+            ) from None
+        except duckdb.Error as exc:
+            os.close(fd)
+            raise StoreError(
+                f"The store {path} cannot be opened as a DuckDB database "
+                f"({str(exc).splitlines()[0]}). Point --db at another file, or move this one away."
+            ) from None
+        store = cls(path, con, fd)
+        store._migrate()
+        return store
+
+    def _migrate(self) -> None:
+        self.con.execute(_DDL)
+        rows = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchall()
+        if not rows:
+            self.con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
+        elif rows[0][0] != SCHEMA_VERSION:
+            raise StoreError(
+                f"The store {self.path} has schema version {rows[0][0]}, and this listhygiene "
+                f"uses {SCHEMA_VERSION}. Use a new store with --db."
+            )
+        # We hold the lock, so any run still marked running died without closing.
+        self.con.execute(
+            "UPDATE runs SET outcome = 'failed', ended_at = coalesce(ended_at, ?), "
+            "error = coalesce(error, 'interrupted: the process ended before the run finished') "
+            "WHERE outcome = 'running'",
+            [_now()],
+        )
+
+    def close(self) -> None:
+        try:
+            self.con.close()
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+
+    # -- ledger ---------------------------------------------------------------
+
+    def begin_run(
+        self, run_id: str, as_of: datetime, rules_hash: str, version: str, out_dir: str
+    ) -> None:
+        self.con.execute(
+            "INSERT INTO runs (run_id, started_at, as_of, outcome, rules_hash, version, out_dir) "
+            "VALUES (?, ?, ?, 'running', ?, ?, ?)",
+            [run_id, _now(), _utc(as_of), rules_hash, version, out_dir],
+        )
+
+    def end_run(self, run_id: str, outcome: str, error: str | None = None) -> None:
+        self.con.execute(
+            "UPDATE runs SET outcome = ?, ended_at = ?, error = ? WHERE run_id = ?",
+            [outcome, _now(), error, run_id],
+        )
+        if outcome != "succeeded" and outcome != "gate_failed":
+            self.drop_raw(run_id)
+
+    def record_input(self, run_id: str, index: int, info: dict[str, Any]) -> None:
+        cols = ["run_id", "input_index", *info]
+        marks = ", ".join("?" for _ in cols)
+        self.con.execute(
+            f"INSERT INTO run_inputs ({', '.join(cols)}) VALUES ({marks})",
+            [run_id, index, *info.values()],
+        )
+
+    def runs(self) -> list[dict[str, Any]]:
+        rel = self.con.sql("SELECT * FROM runs ORDER BY started_at")
+        return [dict(zip(rel.columns, r, strict=True)) for r in rel.fetchall()]
+
+    # -- raw rows -------------------------------------------------------------
+
+    @staticmethod
+    def raw_table_name(run_id: str, index: int) -> str:
+        return f"raw_{re.sub(r'[^0-9A-Za-z]', '_', run_id)}_{index}"
+
+    def save_raw(self, run_id: str, index: int, frame: pl.DataFrame) -> str:
+        name = self.raw_table_name(run_id, index)
+        self.con.register("_raw_frame", frame.to_arrow())
+        try:
+            self.con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM _raw_frame')
+        finally:
+            self.con.unregister("_raw_frame")
+        return name
+
+    def drop_raw(self, run_id: str) -> None:
+        prefix = self.raw_table_name(run_id, 0)[:-1]
+        for (name,) in self.con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE starts_with(table_name, ?)", [prefix]
+        ).fetchall():
+            self.con.execute(f'DROP TABLE IF EXISTS "{name}"')
+
+    def prune_raw(self, keep_runs: int) -> None:
+        """Keep the raw rows of the newest `keep_runs` runs; the ledger keeps everything."""
+        old = self.con.execute(
+            "SELECT run_id FROM runs ORDER BY started_at DESC OFFSET ?", [keep_runs]
+        ).fetchall()
+        for (run_id,) in old:
+            self.drop_raw(run_id)
+
+
+def _utc(dt: datetime) -> datetime:
+    return dt.astimezone(UTC).replace(tzinfo=None) if dt.tzinfo else dt
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
