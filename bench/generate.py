@@ -41,6 +41,7 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -119,22 +120,55 @@ N_CAMPAIGNS = 60
 # ---------------------------------------------------------------- hashing
 
 _GOLDEN = 0x9E3779B97F4A7C15
+_MIX_STEPS = ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB), (31, None))
 
 
 def _u64(value: int) -> pl.Expr:
     return pl.lit(value & 0xFFFFFFFFFFFFFFFF, dtype=U64)
 
 
-def mix64(x: pl.Expr) -> pl.Expr:
-    """SplitMix64's finalizer; u64 arithmetic in polars wraps, as the algorithm needs."""
-    x = (x ^ (x // (1 << 30))) * _u64(0xBF58476D1CE4E5B9)
-    x = (x ^ (x // (1 << 27))) * _u64(0x94D049BB133111EB)
-    return x ^ (x // (1 << 31))
+def _mix_in_place(frame: pl.DataFrame, names: Sequence[str]) -> pl.DataFrame:
+    """Apply SplitMix64's finalizer to columns (u64 arithmetic in polars wraps, as needed).
+
+    One `with_columns` per step on purpose: nesting the steps as one
+    expression repeats `x` in every step, so the tree (and the time) doubles
+    per step.
+    """
+    for shift, multiplier in _MIX_STEPS:
+        step = [pl.col(n) ^ (pl.col(n) // (1 << shift)) for n in names]
+        if multiplier is not None:
+            step = [e * _u64(multiplier) for e in step]
+        frame = frame.with_columns(e.alias(n) for e, n in zip(step, names, strict=True))
+    return frame
 
 
-def rnd(index: pl.Expr, stream: int, seed: int) -> pl.Expr:
-    """A pseudo-random u64 per row: independent streams of one seeded generator."""
-    return mix64(mix64(index + _u64(seed * _GOLDEN)) + _u64((stream + 1) * _GOLDEN))
+def with_random(
+    frame: pl.DataFrame, index: str, prefix: str, streams: Sequence[int], seed: int
+) -> pl.DataFrame:
+    """Add u64 columns `<prefix><stream>`: independent pseudo-random streams of `index`.
+
+    Stream s of row i is mix(mix(i + seed*G) + (s+1)*G), so the same (seed,
+    index, stream) always gives the same number, chunk boundaries included.
+    """
+    base = f"{prefix}base"
+    frame = frame.with_columns((pl.col(index) + _u64(seed * _GOLDEN)).alias(base))
+    frame = _mix_in_place(frame, [base])
+    names = [f"{prefix}{s}" for s in streams]
+    frame = frame.with_columns(
+        (pl.col(base) + _u64((s + 1) * _GOLDEN)).alias(n)
+        for s, n in zip(streams, names, strict=True)
+    )
+    return _mix_in_place(frame, names).drop(base)
+
+
+def r(stream: int) -> pl.Expr:
+    """Row-level random stream (added by `with_random(..., "_r", ...)`)."""
+    return pl.col(f"_r{stream}")
+
+
+def p(stream: int) -> pl.Expr:
+    """Person-level random stream (added by `with_random(..., "_p", ...)`)."""
+    return pl.col(f"_p{stream}")
 
 
 def pick(pool: Sequence[object], index: pl.Expr, dtype: pl.DataType | None = None) -> pl.Expr:
@@ -163,58 +197,63 @@ def ascii_fold(text: str) -> str:
 
 # ---------------------------------------------------------------- people
 
+ADDRESS_STREAMS = (10, 11, 12, 13, 14)
+PERSON_STREAMS = (*ADDRESS_STREAMS, 15, 16, 17, 18, 19, 20)
 
-def person_columns(person: pl.Expr, seed: int) -> dict[str, pl.Expr]:
-    """Everything that belongs to a person (not to one row mentioning it).
 
-    `person` is the person's index; its canonical address is
-    `<first>.<last><index>@<domain>`, unique by construction.
+def with_person(frame: pl.DataFrame, seed: int, *, address_only: bool = False) -> pl.DataFrame:
+    """Add the columns that belong to the person in column `person` (not to the row).
+
+    A person's canonical address is `<first>.<last><index>@<domain>`, unique
+    by construction; ~2% are internationalized (half in the local part, half
+    in the domain). `address_only` skips the rest (events need only `email`).
     """
-    first_i = rnd(person, 10, seed) % len(FIRST_NAMES)
-    last_i = rnd(person, 11, seed) % len(LAST_NAMES)
-    idn = rnd(person, 12, seed) % 100 < 2
-    idn_kind = rnd(person, 13, seed)
+    frame = with_random(
+        frame, "person", "_p", ADDRESS_STREAMS if address_only else PERSON_STREAMS, seed
+    )
+    first_i, last_i = p(10) % len(FIRST_NAMES), p(11) % len(LAST_NAMES)
+    idn, idn_kind = p(12) % 100 < 2, p(13)
     local = pl.concat_str(
         pick([ascii_fold(n) for n in FIRST_NAMES], first_i),
         pl.lit("."),
         pick([ascii_fold(n) for n in LAST_NAMES], last_i),
-        person.cast(pl.String),
+        pl.col("person").cast(pl.String),
     )
-    # Internationalized: half get a non-ASCII local part, half a non-ASCII domain.
-    idn_local = pl.concat_str(pick(IDN_LOCAL_PREFIXES, idn_kind // 2), pl.lit("."), local)
-    local = pl.when(idn & (idn_kind % 2 == 0)).then(idn_local).otherwise(local)
-    domain = (
-        pl.when(idn & (idn_kind % 2 == 1))
+    frame = frame.with_columns(
+        local=pl.when(idn & (idn_kind % 2 == 0))
+        .then(pl.concat_str(pick(IDN_LOCAL_PREFIXES, idn_kind // 2), pl.lit("."), local))
+        .otherwise(local),
+        domain=pl.when(idn & (idn_kind % 2 == 1))
         .then(pick(IDN_DOMAINS, idn_kind // 2))
-        .otherwise(pick(weighted(DOMAINS), rnd(person, 14, seed)))
-    )
-    created_s = AS_OF_S - 2 * DAY_S - (rnd(person, 15, seed) % (3100 * DAY_S)).cast(pl.Int64)
-    imported = rnd(person, 16, seed) % 100 < 35  # imports have no opt-in time or IP
-    confirm_s = created_s + (rnd(person, 17, seed) % 400).cast(pl.Int64)
-    geo_i = rnd(person, 18, seed) % 18  # a third have geolocation
+        .otherwise(pick(weighted(DOMAINS), p(14))),
+    ).with_columns(email=pl.concat_str("local", pl.lit("@"), "domain"))
+    if address_only:
+        return frame
+
+    created_s = AS_OF_S - 2 * DAY_S - (p(15) % (3100 * DAY_S)).cast(pl.Int64)
+    imported = p(16) % 100 < 35  # imports have no opt-in time or IP
     ip = pl.concat_str(
-        pick(["192.0.2.", "198.51.100.", "203.0.113."], rnd(person, 19, seed)),
-        (rnd(person, 20, seed) % 254 + 1).cast(pl.String),
+        pick(["192.0.2.", "198.51.100.", "203.0.113."], p(19)),
+        (p(20) % 254 + 1).cast(pl.String),
     )
-    return {
-        "local": local,
-        "domain": domain,
-        "First Name": pick(FIRST_NAMES, first_i),
-        "Last Name": pick(LAST_NAMES, last_i),
-        "OPTIN_TIME": pl.when(~imported).then(pl.from_epoch(created_s, time_unit="s")),
-        "OPTIN_IP": pl.when(~imported).then(ip),
-        "CONFIRM_TIME": pl.from_epoch(confirm_s, time_unit="s"),
-        "CONFIRM_IP": pl.when(~imported).then(ip),
+    geo_i = p(18) % 18  # a third have geolocation
+    frame = frame.with_columns(
+        _created_s=created_s,
+        _confirm_s=created_s + (p(17) % 400).cast(pl.Int64),
+        _imported=imported,
+        _ip=ip,
+        **{"First Name": pick(FIRST_NAMES, first_i), "Last Name": pick(LAST_NAMES, last_i)},
         **{
             name: pick([g[k] for g in GEO] + [None] * 12, geo_i)
             for k, name in enumerate(SUBSCRIBED_HEADER[9:16])
         },
-        "_confirm_s": confirm_s,
-    }
-
-
-def canonical_email(local: pl.Expr, domain: pl.Expr) -> pl.Expr:
-    return pl.concat_str(local, pl.lit("@"), domain)
+    )
+    return frame.with_columns(
+        OPTIN_TIME=pl.when(~pl.col("_imported")).then(pl.from_epoch("_created_s", time_unit="s")),
+        OPTIN_IP=pl.when(~pl.col("_imported")).then(pl.col("_ip")),
+        CONFIRM_TIME=pl.from_epoch("_confirm_s", time_unit="s"),
+        CONFIRM_IP=pl.when(~pl.col("_imported")).then(pl.col("_ip")),
+    )
 
 
 # ---------------------------------------------------------------- frames
@@ -222,19 +261,18 @@ def canonical_email(local: pl.Expr, domain: pl.Expr) -> pl.Expr:
 
 def contacts_chunk(start: int, end: int, seed: int) -> pl.DataFrame:
     row = pl.col("row")
-    kind = rnd(row, 0, seed) % 10_000
-    dup = (kind < 500) & (row > 0)  # ~5%: an earlier person again
-    broken = (kind >= 500) & (kind < 800)  # ~3%
-    back = rnd(row, 1, seed) % pl.min_horizontal(row, pl.lit(5000, dtype=U64)).clip(1)
-    person = pl.when(dup).then(row - 1 - back).otherwise(row)
-
     frame = pl.select(row=pl.int_range(start, end, dtype=U64))
-    frame = frame.with_columns(person=person, dup=dup, broken=broken)
-    frame = frame.with_columns(**person_columns(pl.col("person"), seed))
+    frame = with_random(frame, "row", "_r", range(9), seed)
+    kind = r(0) % 10_000
+    back = r(1) % pl.min_horizontal(row, pl.lit(5000, dtype=U64)).clip(1)
+    frame = frame.with_columns(
+        dup=(kind < 500) & (row > 0),  # ~5%: an earlier person again, spelled differently
+        broken=(kind >= 500) & (kind < 800),  # ~3%
+    ).with_columns(person=pl.when("dup").then(row - 1 - back).otherwise(row))
+    frame = with_person(frame, seed)
 
-    local, domain = pl.col("local"), pl.col("domain")
-    email = canonical_email(local, domain)
-    variant = rnd(row, 2, seed) % 4
+    local, domain, email = pl.col("local"), pl.col("domain"), pl.col("email")
+    variant = r(2) % 4
     dup_email = (
         pl.when(variant == 0)
         .then(email.str.to_uppercase())
@@ -254,65 +292,67 @@ def contacts_chunk(start: int, end: int, seed: int) -> pl.DataFrame:
         .otherwise(pl.concat_str(local, pl.lit("@localhost")))
     )
     changed_s = pl.min_horizontal(
-        pl.col("_confirm_s") + (rnd(row, 3, seed) % (400 * DAY_S)).cast(pl.Int64),
+        pl.col("_confirm_s") + (r(3) % (400 * DAY_S)).cast(pl.Int64),
         pl.lit(AS_OF_S - DAY_S),
     )
     columns = {
-        "Email Address": pl.when(pl.col("dup"))
+        "Email Address": pl.when("dup")
         .then(dup_email)
-        .when(pl.col("broken"))
+        .when("broken")
         .then(broken_email)
         .otherwise(email),
         "First Name": pl.col("First Name"),
         "Last Name": pl.col("Last Name"),
-        "EMAIL_TYPE": pick(["html"] * 19 + ["text"], rnd(row, 4, seed)),
-        "MEMBER_RATING": pick([1, 2, 2, 2, 2, 3, 3, 4, 5], rnd(row, 5, seed), pl.Int64),
+        "EMAIL_TYPE": pick(["html"] * 19 + ["text"], r(4)),
+        "MEMBER_RATING": pick([1, 2, 2, 2, 2, 3, 3, 4, 5], r(5), pl.Int64),
         **{name: pl.col(name) for name in SUBSCRIBED_HEADER[5:16]},
         "LAST_CHANGED": pl.from_epoch(changed_s, time_unit="s"),
         "LEID": (row + 100_000_000).cast(pl.Int64),
-        "EUID": hex_digits(rnd(row, 6, seed), 10),
-        "NOTES": pick(NOTES + [None] * 97, rnd(row, 7, seed)),
-        "TAGS": pick(TAG_CELLS, rnd(row, 8, seed)),
+        "EUID": hex_digits(r(6), 10),
+        "NOTES": pick(NOTES + [None] * 97, r(7)),
+        "TAGS": pick(TAG_CELLS, r(8)),
     }
     return frame.select(**columns)
 
 
 def unsubscribed_chunk(start: int, end: int, seed: int, campaigns: list[str]) -> pl.DataFrame:
-    """Rows k of the unsubscribed file: person k*25 + offset."""
+    """Row k of the unsubscribed file is person k*25 + (0..24)."""
     row = pl.col("row")
     frame = pl.select(row=pl.int_range(start, end, dtype=U64))
-    frame = frame.with_columns(person=row * UNSUB_EVERY + rnd(row, 30, seed) % UNSUB_EVERY)
-    frame = frame.with_columns(**person_columns(pl.col("person"), seed))
-    email = canonical_email(pl.col("local"), pl.col("domain"))
-    unsub_s = AS_OF_S - DAY_S - (rnd(row, 31, seed) % (400 * DAY_S)).cast(pl.Int64)
-    unsub_s = pl.max_horizontal(unsub_s, pl.col("_confirm_s") + DAY_S)
-    reason = pick(UNSUB_REASONS, rnd(row, 32, seed))
-    campaign_i = rnd(row, 33, seed)
+    frame = with_random(frame, "row", "_r", range(30, 39), seed)
+    frame = frame.with_columns(person=row * UNSUB_EVERY + r(30) % UNSUB_EVERY)
+    frame = with_person(frame, seed)
+    unsub_s = AS_OF_S - DAY_S - (r(31) % (400 * DAY_S)).cast(pl.Int64)
+    frame = frame.with_columns(
+        _unsub_s=pl.max_horizontal(unsub_s, pl.col("_confirm_s") + DAY_S),
+        _reason=pick(UNSUB_REASONS, r(32)),
+    )
+    reason = pl.col("_reason")
     via_campaign = reason.is_not_null() & ~reason.str.starts_with("N/A")
     columns = {
-        "Email Address": pl.when(rnd(row, 34, seed) % 10 == 0)
-        .then(email.str.to_uppercase())
-        .otherwise(email),
+        "Email Address": pl.when(r(34) % 10 == 0)
+        .then(pl.col("email").str.to_uppercase())
+        .otherwise("email"),
         "First Name": pl.col("First Name"),
         "Last Name": pl.col("Last Name"),
-        "Company": pick(["Example Holdings", "Placeholder, Inc.", None, None], rnd(row, 35, seed)),
+        "Company": pick(["Example Holdings", "Placeholder, Inc.", None, None], r(35)),
         "Position": pl.lit(None, dtype=pl.String),
         "ZIP Code": pl.lit(None, dtype=pl.String),
-        "MEMBER_RATING": pick([1, 2, 2, 3], rnd(row, 36, seed), pl.Int64),
+        "MEMBER_RATING": pick([1, 2, 2, 3], r(36), pl.Int64),
         **{name: pl.col(name) for name in SUBSCRIBED_HEADER[5:16]},
-        "UNSUB_TIME": pl.from_epoch(unsub_s, time_unit="s"),
+        "UNSUB_TIME": pl.from_epoch("_unsub_s", time_unit="s"),
         "UNSUB_CAMPAIGN_TITLE": pl.when(via_campaign).then(
-            pl.concat_str(pl.lit("Newsletter "), (campaign_i % N_CAMPAIGNS).cast(pl.String))
+            pl.concat_str(pl.lit("Newsletter "), (r(33) % N_CAMPAIGNS).cast(pl.String))
         ),
-        "UNSUB_CAMPAIGN_ID": pl.when(via_campaign).then(pick(campaigns, campaign_i)),
+        "UNSUB_CAMPAIGN_ID": pl.when(via_campaign).then(pick(campaigns, r(33))),
         "UNSUB_REASON": reason,
         "UNSUB_REASON_OTHER": pl.when(reason.str.starts_with("Other")).then(
             pl.lit("Too many emails, please, fewer")
         ),
         "LEID": (pl.col("person") + 100_000_000).cast(pl.Int64),
-        "EUID": hex_digits(rnd(row, 37, seed), 10),
+        "EUID": hex_digits(r(37), 10),
         "NOTES": pl.lit(None, dtype=pl.String),
-        "TAGS": pick(TAG_CELLS, rnd(row, 38, seed)),
+        "TAGS": pick(TAG_CELLS, r(38)),
     }
     return frame.select(**columns)
 
@@ -322,24 +362,25 @@ def events_chunk(
 ) -> pl.DataFrame:
     row = pl.col("row")
     frame = pl.select(row=pl.int_range(start, end, dtype=U64))
-    unknown = rnd(row, 40, seed) % 1000 < 5  # ~0.5% for addresses no export has
-    frame = frame.with_columns(person=rnd(row, 41, seed) % max(contacts, 1), unknown=unknown)
-    person = person_columns(pl.col("person"), seed)
-    email = canonical_email(person["local"], person["domain"])
-    event = pick(weighted(EVENT_WEIGHTS), rnd(row, 42, seed))
-    ts_s = AS_OF_S - 1 - (rnd(row, 43, seed) % (200 * DAY_S)).cast(pl.Int64)
+    frame = with_random(frame, "row", "_r", range(40, 47), seed)
+    frame = frame.with_columns(person=r(41) % max(contacts, 1))
+    frame = with_person(frame, seed, address_only=True)
+    frame = frame.with_columns(_event=pick(weighted(EVENT_WEIGHTS), r(42)))
+    event = pl.col("_event")
+    ts_s = AS_OF_S - 1 - (r(43) % (200 * DAY_S)).cast(pl.Int64)
     # ~0.1% repeat the previous row's event id (webhook retries).
-    id_row = pl.when((rnd(row, 44, seed) % 1000 == 0) & (row > 0)).then(row - 1).otherwise(row)
+    id_row = pl.when((r(44) % 1000 == 0) & (row > 0)).then(row - 1).otherwise(row)
     columns = {
-        "email": pl.when(pl.col("unknown"))
+        # ~0.5% are for addresses no export has.
+        "email": pl.when(r(40) % 1000 < 5)
         .then(pl.concat_str(pl.lit("unknown"), row.cast(pl.String), pl.lit("@example.net")))
-        .otherwise(email),
+        .otherwise("email"),
         "event": event,
         "timestamp": pl.from_epoch(ts_s, time_unit="s"),
-        "campaign_id": pick(campaigns, rnd(row, 45, seed)),
+        "campaign_id": pick(campaigns, r(45)),
         "event_id": pl.concat_str(pl.lit("evt_"), id_row.cast(pl.String).str.zfill(12)),
         "machine_open": pl.when(event == "open").then(
-            pl.when(rnd(row, 46, seed) % 100 < 15).then(pl.lit("true")).otherwise(pl.lit("false"))
+            pl.when(r(46) % 100 < 15).then(pl.lit("true")).otherwise(pl.lit("false"))
         ),
     }
     return frame.select(**columns)
@@ -377,7 +418,7 @@ def campaign_ids(seed: int) -> list[str]:
     return [f"{rng.getrandbits(40):010x}" for _ in range(N_CAMPAIGNS)]
 
 
-def params_for(contacts: int, events: int, seed: int) -> dict[str, object]:
+def params_for(contacts: int, events: int, seed: int) -> dict[str, Any]:
     return {
         "generator_version": GENERATOR_VERSION,
         "contacts": contacts,
@@ -389,7 +430,7 @@ def params_for(contacts: int, events: int, seed: int) -> dict[str, object]:
 
 def ensure_inputs(
     out: Path, contacts: int, events: int, seed: int = DEFAULT_SEED, force: bool = False
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """Generate the inputs into `out` unless a matching stamp says they are there.
 
     Returns the stamp (params plus file sizes and generation seconds).
@@ -464,8 +505,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     stamp = ensure_inputs(args.out, args.contacts, args.events, args.seed, args.force)
     verb = "reused" if stamp["reused"] else "generated"
     print(f"{verb} {args.out} in {time.perf_counter() - started:.1f}s", file=sys.stderr)
-    for name, size in stamp["files"].items():  # type: ignore[union-attr]
-        secs = stamp.get("generate_seconds", {}).get(name, "")  # type: ignore[union-attr]
+    for name, size in sorted(stamp["files"].items()):
+        secs = stamp.get("generate_seconds", {}).get(name, "")
         print(f"  {name:<45} {size / 1e6:10.1f} MB  {secs}s", file=sys.stderr)
     return 0
 

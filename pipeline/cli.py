@@ -140,6 +140,7 @@ def main() -> None:
 @click.option(
     "--as-of",
     "as_of",
+    callback=lambda _ctx, _param, value: parse_as_of(value),
     metavar="TIMESTAMP",
     help="The run's clock, ISO 8601 (default: now, UTC); reruns with the same value "
     "give the same data outputs.",
@@ -155,7 +156,7 @@ def run_command(
     out: Path,
     rules_dir: Path | None,
     db: Path | None,
-    as_of: str | None,
+    as_of: datetime,
     preset: str | None,
     reporter: Reporter,
 ) -> None:
@@ -168,7 +169,7 @@ def run_command(
         inputs=list(contacts),
         out=out,
         db=db or default_store_path(),
-        as_of=parse_as_of(as_of),
+        as_of=as_of,
         rules_dir=rules_dir,
         preset=preset,
         debug=reporter.debug,

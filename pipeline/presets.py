@@ -79,6 +79,8 @@ class StatusRule:
 
 @dataclass(frozen=True)
 class Preset:
+    """One parsed `rules/presets/NAME.toml`: how to recognise and map one platform's export."""
+
     name: str
     description: str
     fields: dict[str, FieldSpec]
@@ -322,7 +324,7 @@ def detect_preset(
             f"{', '.join(sorted(presets))}. To add one, put presets/{forced}.toml in a folder "
             "passed with --rules."
         )
-    header = {c.strip() for c in columns}
+    header = {c.strip().lstrip("\ufeff") for c in columns}
     best: tuple[int, Preset] | None = None
     for name in sorted(presets):
         p = presets[name]
@@ -361,6 +363,7 @@ def _base_name(source_file: str) -> str:
 
 
 def _blank_to_null(e: pl.Expr) -> pl.Expr:
+    """Whitespace-only cells count as empty where cells are combined."""
     return pl.when(e.str.strip_chars() != "").then(e)
 
 
@@ -369,32 +372,18 @@ _JSON_ESCAPES = {"\\": "\\\\", '"': '\\"'} | {chr(i): f"\\u{i:04x}" for i in ran
 
 def _json_pair(key: str, value: pl.Expr) -> pl.Expr:
     """`"key":"value"` as JSON text; null when the value is null."""
-    escaped = value.str.replace_many(list(_JSON_ESCAPES), list(_JSON_ESCAPES.values()))
+    escaped = value.cast(pl.String).str.replace_many(
+        list(_JSON_ESCAPES), list(_JSON_ESCAPES.values())
+    )
     return pl.concat_str([pl.lit(json.dumps(key, ensure_ascii=False) + ':"'), escaped, pl.lit('"')])
 
 
-def _json_source(name: str, src: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-    """Split a column of JSON-object text into (object body without braces, other text).
-
-    The body is re-serialised compactly (null when not an object or empty);
-    a cell that is not a JSON object comes back as a `"name":"text"` pair so
-    that it is kept, not lost.
-    """
-    compact = src.str.json_path_match("$")  # null when not valid JSON
-    is_obj = compact.str.starts_with("{").fill_null(False)
-    body = compact.str.strip_prefix("{").str.strip_suffix("}")
-    return pl.when(is_obj & (body != "")).then(body), _json_pair(name, pl.when(~is_obj).then(src))
-
-
-def _json_object(parts: list[pl.Expr], reparse: bool) -> pl.Expr:
-    """`{part,part,...}` from `"key":value` parts, null parts left out, `{}` as null.
-
-    `reparse` re-reads the object so a key given twice keeps its last value
-    (the JSON column's, which is written last).
-    """
+def _object_body(parts: list[pl.Expr]) -> pl.Expr:
+    """`"k":"v","k2":"v2"` from pair parts, null parts left out; null when all are null."""
+    if not parts:
+        return pl.lit(None, pl.String)
     body = pl.concat_str(parts, separator=",", ignore_nulls=True)
-    obj = pl.when(body != "").then(pl.concat_str([pl.lit("{"), body, pl.lit("}")]))
-    return obj.str.json_path_match("$") if reparse else obj
+    return pl.when(body != "").then(body)
 
 
 def _sniff_email(frame: pl.DataFrame, candidates: list[str]) -> tuple[str, float] | None:
@@ -442,14 +431,15 @@ def _status_expr(
     preset: Preset, headers: list[str], base: str, fallback: pl.Expr, used: set[str]
 ) -> pl.Expr:
     """The first status rule that holds on a row gives its status, else `fallback`."""
+    for rule in preset.status_rules:  # every column a rule names is consumed
+        for name in (rule.column, rule.value_from):
+            if name is not None and (h := _find(headers, name, set())) is not None:
+                used.add(h)
     branches: list[tuple[pl.Expr, pl.Expr]] = []
     for rule in preset.status_rules:
         cond = _rule_condition(rule, headers, base)
         if cond is False:
             continue
-        for name in (rule.column, rule.value_from):
-            if name is not None and (h := _find(headers, name, set())) is not None:
-                used.add(h)
         if rule.value_from is not None:
             src = _find(headers, rule.value_from, set())
             value = pl.col(src) if src is not None else pl.lit(None, pl.String)
@@ -489,12 +479,12 @@ def map_columns(table: RawTable, preset: Preset) -> MappedTable:
         if not found:
             continue
         sources[name] = tuple(found)
-        if spec.combine == "join":
+        if len(found) == 1:
+            taken.add(found[0])
+            values[name] = pl.col(found[0])
+        elif spec.combine == "join":
             taken.update(found)
-            joined = pl.concat_str(
-                [pl.col(h) for h in found], separator=spec.separator, ignore_nulls=True
-            )
-            values[name] = pl.when(joined != "").then(joined)
+            values[name] = _joined(found, spec.separator)
         else:
             # coalesce reads later columns only where the first is empty, so only the
             # first is consumed: the others stay in custom_fields and lose nothing
@@ -502,7 +492,8 @@ def map_columns(table: RawTable, preset: Preset) -> MappedTable:
             values[name] = pl.coalesce([_blank_to_null(pl.col(h)) for h in found])
 
     if "email" not in sources:
-        sniffed = _sniff_email(table.frame, [h for h in headers if h not in taken])
+        text = [h for h in headers if h not in taken and table.frame.schema[h] == pl.String]
+        sniffed = _sniff_email(table.frame, text)
         if sniffed is None:
             raise _no_email_error(table.source_file, headers)
         h, share = sniffed
@@ -515,43 +506,65 @@ def map_columns(table: RawTable, preset: Preset) -> MappedTable:
         sources["email"] = (h,)
         values["email"] = pl.col(h)
 
-    base = _base_name(table.source_file)
-    status = _status_expr(
-        preset, headers, base, values.get("status", pl.lit(None, pl.String)), taken
-    )
-    values["status"] = status
+    fallback = values.get("status", pl.lit(None, pl.String))
+    values["status"] = _status_expr(preset, headers, _base_name(table.source_file), fallback, taken)
 
     social: list[pl.Expr] = []
     for network, aliases in preset.social.items():
         h = next((h for a in aliases if (h := _find(headers, a, taken)) is not None), None)
         if h is not None:
             taken.add(h)
-            social.append(_json_pair(network, _blank_to_null(pl.col(h))))
+            social.append(_json_pair(network, pl.col(h)))
     for alias in preset.ignore:
         while (h := _find(headers, alias, taken)) is not None:
             taken.add(h)
-
     custom_cols = tuple(h for h in headers if h not in taken)
-    custom = [_json_pair(h, _blank_to_null(pl.col(h))) for h in custom_cols]
-    # A JSON column is merged into its object; its non-object cells go to custom_fields.
-    if "social_profiles" in values:
-        body, text = _json_source(sources["social_profiles"][0], values["social_profiles"])
-        social.append(body)
-        custom.append(text)
-    if "custom_fields" in values:
-        body, text = _json_source(sources["custom_fields"][0], values["custom_fields"])
-        custom += [text, body]
-    if social:
-        values["social_profiles"] = _json_object(social, "social_profiles" in sources)
-    if custom:
-        values["custom_fields"] = _json_object(custom, len(custom) > len(custom_cols))
+    custom = [_json_pair(h, pl.col(h)) for h in custom_cols]
 
-    exprs = [
-        pl.lit(table.source_file, pl.String).alias("source_file"),
-        pl.col(ROW).cast(pl.Int64).alias("source_row"),
+    # Built in steps, each reading the columns the step before materialised, so
+    # no sub-expression is evaluated twice (this runs on million-row files).
+    # Step 1: the plain fields, the object bodies of the text columns, and any
+    # JSON column (compacted; null when it is not valid JSON).
+    step1 = [pl.col(ROW).cast(pl.Int64).alias("source_row")]
+    step1 += [e.alias(n) for n, e in values.items() if n not in JSON_FIELDS]
+    step1 += [_object_body(social).alias("__social"), _object_body(custom).alias("__custom")]
+    for name in JSON_FIELDS:
+        if name in values:
+            step1 += [
+                values[name].alias(f"__{name}_raw"),
+                values[name].str.json_path_match("$").alias(f"__{name}_json"),
+            ]
+    # Step 2: merge a JSON column's object into its body (its keys last, so they
+    # win on a clash once re-parsed); a cell that is not a JSON object is kept as
+    # text in custom_fields under its header name.
+    bodies = {"social_profiles": [pl.col("__social")], "custom_fields": [pl.col("__custom")]}
+    for name in JSON_FIELDS:
+        if name in values:
+            js = pl.col(f"__{name}_json")
+            is_obj = js.str.starts_with("{").fill_null(False)
+            raw = pl.when(~is_obj).then(pl.col(f"__{name}_raw"))
+            bodies["custom_fields"].append(_json_pair(sources[name][0], raw))
+            inner = js.str.strip_prefix("{").str.strip_suffix("}")
+            bodies[name].append(pl.when(is_obj & (js != "{}")).then(inner))
+    step2 = [_object_body(parts).alias(f"__{name}") for name, parts in bodies.items()]
+    # Step 3: wrap in braces (null stays null: no empty objects) and re-parse
+    # only where a JSON column was merged, to settle duplicate keys.
+    step3 = []
+    for name in JSON_FIELDS:
+        obj = pl.concat_str([pl.lit("{"), pl.col(f"__{name}"), pl.lit("}")])
+        reparse = name in values or (name == "custom_fields" and "social_profiles" in values)
+        step3.append((obj.str.json_path_match("$") if reparse else obj).alias(name))
+
+    out = [pl.lit(table.source_file, pl.String).alias("source_file"), pl.col("source_row")]
+    out += [
+        pl.col(n).cast(pl.String)
+        if n in values or n in JSON_FIELDS
+        else pl.lit(None, pl.String).alias(n)
+        for n in CANONICAL
     ]
-    for name in CANONICAL:
-        exprs.append(values.get(name, pl.lit(None, pl.String)).cast(pl.String).alias(name))
+    frame = (
+        table.frame.lazy().select(step1).with_columns(step2).with_columns(step3).select(out)
+    ).collect()
     return MappedTable(
         source_file=table.source_file,
         preset=preset.name,
@@ -559,9 +572,17 @@ def map_columns(table: RawTable, preset: Preset) -> MappedTable:
         column_map={k: v[0] for k, v in sources.items()},
         column_sources=sources,
         custom_columns=custom_cols,
-        frame=table.frame.select(exprs),
+        frame=frame,
         warnings=warnings,
     )
+
+
+def _joined(columns: list[str], separator: str) -> pl.Expr:
+    """The columns' non-empty cells joined with `separator`; null when all are empty."""
+    joined = pl.concat_str(
+        [_blank_to_null(pl.col(h)) for h in columns], separator=separator, ignore_nulls=True
+    )
+    return pl.when(joined != "").then(joined)
 
 
 def split_tags_expr(preset: Preset, column: str = "tags") -> pl.Expr:
@@ -572,21 +593,15 @@ def split_tags_expr(preset: Preset, column: str = "tags") -> pl.Expr:
     `delimited` splits on every one of the preset's separators.
     """
     cell = pl.col(column).str.strip_chars()
-    quoted = (
-        pl.when(cell.str.contains('"'))
-        .then(cell.str.replace_all(r'"\s*,\s*"', _SEP))
-        .otherwise(cell.str.replace_all(",", _SEP, literal=True))
-    )
     if preset.tag_format == "quoted":
-        text = quoted
+        text = _quoted_to_sep(cell)
     else:
         seps = list(preset.tag_separators)
         text = cell.str.replace_many(seps, [_SEP] * len(seps))
     compact = cell.str.json_path_match("$")
     is_array = (cell.str.starts_with("[") & compact.str.starts_with("[")).fill_null(False)
-    array = compact.str.strip_prefix("[").str.strip_suffix("]")
     array = (
-        array.str.replace_all(r'"\s*,\s*"', _SEP)
+        _quoted_to_sep(compact.str.strip_prefix("[").str.strip_suffix("]"))
         .str.split(_SEP)
         .list.eval(pl.element().str.strip_chars('"').str.replace_all(r'\\(["\\/])', "$1"))
     )
@@ -595,3 +610,12 @@ def split_tags_expr(preset: Preset, column: str = "tags") -> pl.Expr:
     return tags.list.eval(
         pl.element().str.strip_chars().filter(pl.element().str.strip_chars() != "")
     ).alias(column)
+
+
+def _quoted_to_sep(cell: pl.Expr) -> pl.Expr:
+    """Put _SEP between the items of `"A","B"`; an unquoted `A,B` is split on its commas."""
+    return (
+        pl.when(cell.str.contains('"'))
+        .then(cell.str.replace_all(r'"\s*,\s*"', _SEP))
+        .otherwise(cell.str.replace_all(",", _SEP, literal=True))
+    )

@@ -40,7 +40,6 @@ class FileFacts:
     blank_line: bool  # two line ends in a row, or a line end at the very start
     nul: bool
     quotes: bool  # any '"' byte: only then can a record span lines
-    spaced_quote: bool  # a quote next to a space or tab, where lenient parsers disagree
     ends_with_newline: bool
     head: bytes  # the first bytes, for sniffing
 
@@ -60,7 +59,7 @@ def _non_ascii(text: str) -> int:
 
 def _scan_bytes(path: Path, head_bytes: int) -> FileFacts:
     size = crlf = cr = lf = 0
-    blank = nul = quotes = spaced = False
+    blank = nul = quotes = False
     good = bad = 0  # non-ASCII characters that decode as UTF-8, and bytes that do not
     utf8_ok = True
     dec = codecs.getincrementaldecoder("utf-8")("strict")
@@ -97,12 +96,7 @@ def _scan_bytes(path: Path, head_bytes: int) -> FileFacts:
                     pairs = (b"\n\n", b"\n\r\n", b"\r\r")
                 blank = any(p in chunk or p in edge for p in pairs)
             nul = nul or b"\x00" in chunk
-            if b'"' in chunk:
-                quotes = True
-                edge = prev + chunk[:2]
-                spaced = spaced or any(
-                    p in chunk or p in edge for p in (b' "', b'" ', b'\t"', b'"\t')
-                )
+            quotes = quotes or b'"' in chunk
             if not chunk.isascii():
                 if utf8_ok:
                     try:
@@ -135,7 +129,6 @@ def _scan_bytes(path: Path, head_bytes: int) -> FileFacts:
         blank_line=blank,
         nul=nul,
         quotes=quotes,
-        spaced_quote=spaced,
         ends_with_newline=prev[-1:] in (b"\n", b"\r"),
         head=head,
     )

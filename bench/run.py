@@ -1,0 +1,332 @@
+#!/usr/bin/env python3
+"""Measure the pipeline against a bare DuckDB scan of the same files, in one run.
+
+    python bench/run.py [--contacts 1000000] [--events 0] [--repeat 3] [--work bench/data]
+
+1. Generates the inputs with `bench/generate.py` (or reuses them when their
+   `params.json` stamp matches).
+2. Scan: `SELECT count(*) FROM read_csv(path)` over each contacts file with
+   DuckDB's default sniffing, in a fresh in-process connection per repeat,
+   after one untimed warm-up pass (so both sides read from the page cache).
+3. Pipeline: `python -m listhygiene run <contacts files> --out .. --db ..
+   --as-of 2026-11-01T00:00:00Z --quiet` (plus `--events` when --events > 0)
+   in a subprocess, each repeat in a fresh temp folder: wall seconds, exit
+   code, peak RSS of the child (`os.wait4`), per-stage seconds from the
+   manifest's `stages`.
+4. Writes `bench/results/<UTC timestamp>.json` and prints a table. The
+   issue's target for this stage, ingest <= 2x the bare scan, is reported,
+   never enforced: a miss is a finding, not a failure.
+
+Exit status: 0 when measured (target met or not), 1 when the pipeline
+subprocess failed (its stderr is printed), 2 on bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # so `generate` imports from anywhere
+import generate
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+AS_OF = "2026-11-01T00:00:00Z"
+INGEST_TARGET = 2.0  # the issue: ingest of a 1M-row CSV <= 2x a bare DuckDB scan
+OK_EXIT_CODES = (0, 1)  # 1 = done, but a health gate failed: still a complete run
+
+
+class PipelineFailed(RuntimeError):
+    """The listhygiene subprocess exited with an error code."""
+
+
+@dataclass
+class PipelineRun:
+    seconds: float
+    exit_code: int
+    peak_rss_mb: float
+    stages: dict[str, float] = field(default_factory=dict)
+    manifest_input_rows: int | None = None
+
+
+# ---------------------------------------------------------------- measuring
+
+
+def scan_once(paths: list[Path]) -> tuple[dict[str, float], dict[str, int]]:
+    """Seconds and row count per file for a bare count(*) scan, in a fresh connection."""
+    seconds: dict[str, float] = {}
+    rows: dict[str, int] = {}
+    con = duckdb.connect()  # in-memory; nothing cached from an earlier repeat
+    try:
+        for path in paths:
+            started = time.perf_counter()
+            result = con.execute("SELECT count(*) FROM read_csv(?)", [str(path)]).fetchone()
+            seconds[path.name] = time.perf_counter() - started
+            rows[path.name] = int(result[0]) if result else 0
+    finally:
+        con.close()
+    return seconds, rows
+
+
+def stage_seconds(manifest: dict[str, Any]) -> dict[str, float]:
+    """`manifest["stages"]` as {stage: seconds}; tolerates {stage: {"seconds": x}}."""
+    out: dict[str, float] = {}
+    for name, value in (manifest.get("stages") or {}).items():
+        if isinstance(value, dict):
+            value = value.get("seconds")
+        if isinstance(value, int | float):
+            out[str(name)] = float(value)
+    return out
+
+
+def run_pipeline_once(command: list[str], work: Path) -> PipelineRun:
+    """Run the CLI once in a fresh temp folder; peak RSS comes from wait4's rusage."""
+    with tempfile.TemporaryDirectory(prefix="lh-bench-", dir=work) as tmp:
+        out_dir, db = Path(tmp) / "out", Path(tmp) / "store.duckdb"
+        argv = [*command, "--out", str(out_dir), "--db", str(db), "--as-of", AS_OF, "--quiet"]
+        stdout_path, stderr_path = Path(tmp) / "stdout.txt", Path(tmp) / "stderr.txt"
+        env = {k: v for k, v in os.environ.items() if k != "LISTHYGIENE_DB"}
+        # Output goes to files, not pipes: wait4 does not drain pipes, a full one would hang.
+        with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
+            started = time.perf_counter()
+            proc = subprocess.Popen(argv, stdout=out, stderr=err, cwd=REPO, env=env)
+            _, status, usage = os.wait4(proc.pid, 0)
+            seconds = time.perf_counter() - started
+        exit_code = os.waitstatus_to_exitcode(status)
+        proc.returncode = exit_code  # already reaped; keep Popen from waiting again
+        if exit_code not in OK_EXIT_CODES:
+            stderr = stderr_path.read_text(errors="replace").strip()
+            raise PipelineFailed(
+                f"the pipeline exited with {exit_code}.\n"
+                f"command: {' '.join(argv)}\n"
+                f"stderr:\n{stderr or '(empty)'}"
+            )
+        manifest_path = out_dir / "manifest.json"
+        manifest: dict[str, Any] = {}
+        if manifest_path.exists():
+            manifest = json.loads(manifest_path.read_text())
+        else:
+            print(f"warning: no manifest at {manifest_path}; no stage times", file=sys.stderr)
+        reconciliation = manifest.get("reconciliation") or {}
+        return PipelineRun(
+            seconds=seconds,
+            exit_code=exit_code,
+            peak_rss_mb=usage.ru_maxrss / 1024,  # Linux reports KiB
+            stages=stage_seconds(manifest),
+            manifest_input_rows=reconciliation.get("input_rows"),
+        )
+
+
+# ---------------------------------------------------------------- reporting
+
+
+def machine_info() -> dict[str, Any]:
+    mem_total_mb = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_total_mb = round(int(line.split()[1]) / 1024)
+    except OSError:
+        pass
+    try:
+        listhygiene_version = importlib.metadata.version("listhygiene")
+    except importlib.metadata.PackageNotFoundError:
+        listhygiene_version = None
+    try:  # the commit id, when there is one (not before the first commit)
+        git = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+        )
+        commit = git.stdout.strip() or None if git.returncode == 0 else None
+    except OSError:
+        commit = None
+    return {
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)),
+        "mem_total_mb": mem_total_mb,
+        "python": platform.python_version(),
+        "duckdb": duckdb.__version__,
+        "polars": pl.__version__,
+        "listhygiene": listhygiene_version,
+        "git_commit": commit,
+    }
+
+
+def median(values: list[float]) -> float:
+    return round(statistics.median(values), 4)
+
+
+def per_second(rows: int, seconds: float | None) -> float | None:
+    return round(rows / seconds) if seconds else None
+
+
+def print_table(result: dict[str, Any]) -> None:
+    params, scan, pipe = result["params"], result["scan"], result.get("pipeline")
+    rows = result["input_rows"]
+    print()
+    print(f"listhygiene bench  {result['timestamp']}")
+    m = result["machine"]
+    print(f"  {m['platform']}, {m['cpus_usable']} CPUs, {m['mem_total_mb']} MB RAM")
+    print(f"  python {m['python']}, duckdb {m['duckdb']}, polars {m['polars']}")
+    print(
+        f"  inputs: {params['contacts']:,} contacts (+{params['unsubscribed_rows']:,} "
+        f"unsubscribed rows), {params['events']:,} events; {rows:,} contact rows scanned; "
+        f"median of {params['repeat']}"
+    )
+    print()
+    line = "  {:<28}{:>12}{:>16}"
+    print(line.format("measure", "seconds", "rows/s"))
+    print(line.format("-" * 28, "-" * 10, "-" * 14))
+    for name, secs in scan["per_file_seconds"].items():
+        print(line.format(f"scan {name[:23]}", f"{secs:.3f}", ""))
+    print(
+        line.format(
+            "scan (all contacts files)", f"{scan['seconds']:.3f}", f"{rows / scan['seconds']:,.0f}"
+        )
+    )
+    if pipe is None:
+        print("\n  pipeline: skipped (--scan-only)")
+        return
+    print(line.format("pipeline run (wall)", f"{pipe['seconds']:.3f}", f"{pipe['rows_per_s']:,}"))
+    for stage, secs in pipe["stage_seconds"].items():
+        rate = f"{pipe['ingest_rows_per_s']:,}" if stage == "ingest" and secs else ""
+        print(line.format(f"  stage {stage}", f"{secs:.3f}", rate))
+    print()
+    print(f"  pipeline exit code {pipe['exit_code']}, peak RSS {pipe['peak_rss_mb']:.0f} MB")
+    ratios = result["ratios"]
+    if ratios["ingest_over_scan"] is None:
+        print("  ingest/scan: n/a (no `ingest` stage in the manifest)")
+    else:
+        verdict = "meets" if ratios["meets_ingest_target"] else "MISSES"
+        print(
+            f"  ingest/scan = {ratios['ingest_over_scan']:.2f}x  "
+            f"(target <= {INGEST_TARGET:.0f}x: {verdict})"
+        )
+    print(f"  run/scan    = {ratios['run_over_scan']:.2f}x  (whole run incl. interpreter start)")
+
+
+# ---------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--contacts", type=int, default=1_000_000)
+    parser.add_argument("--events", type=int, default=0)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--work", type=Path, default=BENCH / "data")
+    parser.add_argument("--results", type=Path, default=BENCH / "results")
+    parser.add_argument("--seed", type=int, default=generate.DEFAULT_SEED)
+    parser.add_argument("--scan-only", action="store_true", help="measure the scan, skip the CLI")
+    args = parser.parse_args(argv)
+    if args.contacts < 1 or args.events < 0 or args.repeat < 1:
+        parser.error("need --contacts >= 1, --events >= 0, --repeat >= 1")
+
+    # One folder per size, so switching sizes back and forth reuses earlier inputs.
+    inputs = args.work / f"contacts-{args.contacts}_events-{args.events}"
+    started = time.perf_counter()
+    stamp = generate.ensure_inputs(inputs, args.contacts, args.events, args.seed)
+    verb = "reused" if stamp["reused"] else "generated"
+    print(f"{verb} inputs in {inputs} ({time.perf_counter() - started:.1f}s)", file=sys.stderr)
+    contacts_files = [inputs / generate.CONTACTS_FILE, inputs / generate.UNSUB_FILE]
+    events_file = inputs / generate.EVENTS_FILE
+
+    # Scan: one warm-up pass, then --repeat timed passes.
+    _, rows_per_file = scan_once(contacts_files)
+    scans = [scan_once(contacts_files)[0] for _ in range(args.repeat)]
+    input_rows = sum(rows_per_file.values())
+    scan_seconds = median([sum(s.values()) for s in scans])
+    print(f"scan: {scan_seconds:.3f}s for {input_rows:,} rows (median)", file=sys.stderr)
+
+    result: dict[str, Any] = {
+        "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "machine": machine_info(),
+        "params": {**stamp["params"], "repeat": args.repeat, "as_of": AS_OF},
+        "input_files": {p.name: rows_per_file[p.name] for p in contacts_files},
+        "input_rows": input_rows,
+        "scan": {
+            "query": "SELECT count(*) FROM read_csv(path)",
+            "seconds": scan_seconds,
+            "per_file_seconds": {
+                p.name: median([s[p.name] for s in scans]) for p in contacts_files
+            },
+            "all_seconds": [round(sum(s.values()), 4) for s in scans],
+        },
+        "pipeline": None,
+        "ratios": {},
+    }
+
+    if not args.scan_only:
+        command = [sys.executable, "-m", "listhygiene", "run", *map(str, contacts_files)]
+        if args.events:
+            command += ["--events", str(events_file)]
+        runs: list[PipelineRun] = []
+        for k in range(args.repeat):
+            try:
+                runs.append(run_pipeline_once(command, inputs))
+            except PipelineFailed as exc:
+                print(f"bench: repeat {k + 1} of {args.repeat}: {exc}", file=sys.stderr)
+                print("bench: no results written.", file=sys.stderr)
+                return 1
+            print(f"pipeline repeat {k + 1}: {runs[-1].seconds:.2f}s", file=sys.stderr)
+        run_seconds = median([r.seconds for r in runs])
+        stage_names = list(dict.fromkeys(name for r in runs for name in r.stages))
+        stages = {
+            name: median([r.stages[name] for r in runs if name in r.stages]) for name in stage_names
+        }
+        ingest = stages.get("ingest")
+        result["pipeline"] = {
+            "command": [
+                *command[1:],
+                "--out",
+                "<tmp>",
+                "--db",
+                "<tmp>",
+                "--as-of",
+                AS_OF,
+                "--quiet",
+            ],
+            "seconds": run_seconds,
+            "all_seconds": [round(r.seconds, 4) for r in runs],
+            "exit_code": runs[-1].exit_code,
+            "exit_codes": [r.exit_code for r in runs],
+            "peak_rss_mb": round(max(r.peak_rss_mb for r in runs), 1),
+            "stage_seconds": stages,
+            "manifest_input_rows": runs[-1].manifest_input_rows,
+            "rows_per_s": per_second(input_rows, run_seconds),
+            "ingest_rows_per_s": per_second(input_rows, ingest),
+        }
+        ingest_ratio = round(ingest / scan_seconds, 3) if ingest is not None else None
+        result["ratios"] = {
+            "ingest_over_scan": ingest_ratio,
+            "run_over_scan": round(run_seconds / scan_seconds, 3),
+            "ingest_target": INGEST_TARGET,
+            "meets_ingest_target": ingest_ratio is not None and ingest_ratio <= INGEST_TARGET,
+        }
+
+    args.results.mkdir(parents=True, exist_ok=True)
+    name = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + ("-scan" if args.scan_only else "")
+    path = args.results / f"{name}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print_table(result)
+    print(f"\n  results: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

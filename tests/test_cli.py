@@ -1,0 +1,222 @@
+"""The command line: exact messages, exit codes, atomic outputs, the ledger and the lock."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+from listhygiene.cli import main
+from listhygiene.store import Store
+from paths import REPO
+
+SAMPLE = REPO / "data" / "sample"
+AS_OF = "2026-11-01T00:00:00Z"
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def run(runner: CliRunner, tmp_path: Path, *args: str, out: str = "out"):
+    return runner.invoke(
+        main,
+        [
+            "run",
+            *args,
+            "--out",
+            str(tmp_path / out),
+            "--db",
+            str(tmp_path / "store.duckdb"),
+            "--as-of",
+            AS_OF,
+        ],
+        catch_exceptions=False,
+    )
+
+
+def ledger(tmp_path: Path) -> list[tuple]:
+    con = duckdb.connect(str(tmp_path / "store.duckdb"), read_only=True)
+    try:
+        return con.execute("SELECT outcome, error FROM runs ORDER BY started_at").fetchall()
+    finally:
+        con.close()
+
+
+def _walk(group, prefix=()):
+    for name, cmd in sorted(group.commands.items()):
+        yield (*prefix, name)
+        if hasattr(cmd, "commands"):
+            yield from _walk(cmd, (*prefix, name))
+
+
+@pytest.mark.parametrize("command", [(), *list(_walk(main))], ids=lambda c: " ".join(c) or "main")
+def test_every_command_has_help(runner, command):
+    result = runner.invoke(main, [*command, "--help"])
+    assert result.exit_code == 0
+    assert result.output.startswith(
+        "Usage: main" if not command else f"Usage: main {' '.join(command)}"
+    )
+    assert len(result.output.splitlines()) > 3
+
+
+def test_run_on_the_sample_accounts_for_every_row(runner, tmp_path):
+    result = run(runner, tmp_path, str(SAMPLE))
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    rec = manifest["reconciliation"]
+    assert rec["input_rows"] == sum(i["input_rows"] for i in manifest["inputs"])
+    assert rec["input_rows"] == rec["rejected"] + rec["accepted"]
+    rejects = (tmp_path / "out" / "rejects.csv").read_text().splitlines()
+    assert rejects[0] == "source_file,row,email,field,error,reason"
+    assert len(rejects) - 1 == rec["rejected"]
+    assert {i["preset"] for i in manifest["inputs"]} >= {"mailchimp", "generic", "misarmail"}
+    assert [o["path"] for o in manifest["outputs"]] == ["rejects.csv"]
+    assert manifest["as_of"] == AS_OF
+    assert set(manifest["stages"]) >= {"ingest", "map", "store_raw", "write"}
+    assert result.stdout.startswith(f"Run {manifest['run_id']} (as of {AS_OF})\n")
+    assert (
+        f"Rows read: {rec['input_rows']:,}; rejected: {rec['rejected']:,}; accepted: {rec['accepted']:,}."
+        in result.stdout
+    )
+    assert ledger(tmp_path) == [("succeeded", None)]
+
+
+def test_two_runs_on_one_store_both_succeed_and_keep_their_raw_rows(runner, tmp_path):
+    assert run(runner, tmp_path, str(SAMPLE)).exit_code == 0
+    assert run(runner, tmp_path, str(SAMPLE)).exit_code == 0
+    assert ledger(tmp_path) == [("succeeded", None), ("succeeded", None)]
+    con = duckdb.connect(str(tmp_path / "store.duckdb"), read_only=True)
+    n_files = len(list(SAMPLE.iterdir()))
+    rows = con.execute(
+        "SELECT count(*), count(DISTINCT run_id), sum(input_rows) FROM run_inputs"
+    ).fetchall()
+    raw = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE starts_with(table_name, 'raw_')"
+    ).fetchall()
+    con.close()
+    assert rows[0][:2] == (2 * n_files, 2)
+    assert raw == [(2 * n_files,)]
+
+
+def test_a_bad_file_stops_the_run_with_exit_2_and_leaves_previous_outputs(runner, tmp_path):
+    assert run(runner, tmp_path, str(SAMPLE)).exit_code == 0
+    before = {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()}
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    result = run(runner, tmp_path, str(SAMPLE), str(empty))
+    assert result.exit_code == 2
+    assert (
+        result.stderr
+        == f"Error: {empty}: the file is empty. Export the list again, or leave this file out.\n"
+    )
+    assert {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()} == before
+    assert not list(tmp_path.glob(".out.staging-*"))
+    assert ledger(tmp_path)[-1] == (
+        "failed",
+        f"{empty}: the file is empty. Export the list again, or leave this file out.",
+    )
+
+
+def test_no_email_column_is_a_whole_file_error(runner, tmp_path):
+    f = tmp_path / "names.csv"
+    f.write_text("first,last\nAnn,Lee\n")
+    result = run(runner, tmp_path, str(f))
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        f"Error: {f}: no column can be the email address (columns: first, last)."
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_input_and_bad_as_of_are_usage_errors(runner, tmp_path):
+    result = run(runner, tmp_path, str(tmp_path / "nope.csv"))
+    assert result.exit_code == 2
+    assert (
+        result.stderr
+        == f"Error: {tmp_path / 'nope.csv'}: no such file or folder. Check the path and try again.\n"
+    )
+    bad = runner.invoke(main, ["run", str(SAMPLE), "--as-of", "yesterday"])
+    assert bad.exit_code == 2
+    assert (
+        "Invalid value for '--as-of': \"yesterday\" is not an ISO 8601 date or timestamp; write it like 2026-11-01T00:00:00Z."
+        in bad.stderr
+    )
+
+
+def test_a_second_run_on_a_locked_store_exits_3(runner, tmp_path):
+    holder = Store.open(tmp_path / "store.duckdb")
+    try:
+        result = run(runner, tmp_path, str(SAMPLE))
+    finally:
+        holder.close()
+    assert result.exit_code == 3
+    assert result.stderr.startswith("Error: Another listhygiene run (pid ")
+    assert result.stderr.endswith(
+        f") is using the store {tmp_path / 'store.duckdb'}. Wait for it to finish, or give this "
+        "run its own store with --db.\n"
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_run_that_died_is_marked_failed_when_the_store_is_next_opened(tmp_path):
+    from datetime import UTC, datetime
+
+    store = Store.open(tmp_path / "store.duckdb")
+    store.begin_run("r1", datetime(2026, 11, 1, tzinfo=UTC), "h", "v", "out")
+    store.con.close()  # no end_run: as if the process had been killed
+    import fcntl
+    import os
+
+    fcntl.flock(store._lock_fd, fcntl.LOCK_UN)
+    os.close(store._lock_fd)
+    again = Store.open(tmp_path / "store.duckdb")
+    try:
+        assert [(r["outcome"], r["error"]) for r in again.runs()] == [
+            ("failed", "interrupted: the process ended before the run finished")
+        ]
+    finally:
+        again.close()
+
+
+def test_stale_outputs_of_a_previous_run_are_removed_at_commit(runner, tmp_path):
+    assert run(runner, tmp_path, str(SAMPLE)).exit_code == 0
+    manifest = tmp_path / "out" / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data["outputs"].append({"path": "old.csv", "sha256": "", "rows": 0})
+    data["outputs"].append({"path": "../outside.txt", "sha256": "", "rows": 0})
+    manifest.write_text(json.dumps(data))
+    (tmp_path / "out" / "old.csv").write_text("x")
+    (tmp_path / "outside.txt").write_text("keep me")
+    assert run(runner, tmp_path, str(SAMPLE)).exit_code == 0
+    assert not (tmp_path / "out" / "old.csv").exists()
+    assert (tmp_path / "outside.txt").read_text() == "keep me"
+
+
+def test_rules_check_lists_every_problem_at_once(runner, tmp_path):
+    ok = runner.invoke(main, ["rules", "check"])
+    assert ok.exit_code == 0 and ok.output.startswith("Rules OK: ")
+    bad = tmp_path / "rules"
+    bad.mkdir()
+    (bad / "ingest.toml").write_text(
+        "[limits]\nmax_field_bytes = 0\nmax_rows_per_file = 'many'\nmax_columns = 10\n"
+        "max_decompressed_bytes = 1\nspeed = 3\n[csv]\ndelimiters = [',']\nsniff_bytes = 4096\n"
+        "fallback_encoding = 'klingon'\n[store]\nkeep_raw_runs = 1\n"
+    )
+    (bad / "extra.toml").write_text("")
+    result = runner.invoke(main, ["rules", "check", "--rules", str(bad)])
+    assert result.exit_code == 2
+    assert result.stderr == "\n".join(
+        [
+            "Error: The rules have 5 problems:",
+            f"  - {bad / 'extra.toml'}: unknown rules file; the files listhygiene reads are ingest.toml and presets/*.toml.",
+            f"  - {bad / 'ingest.toml'} [limits]: `max_field_bytes` must be at least 1, not 0.",
+            f"  - {bad / 'ingest.toml'} [limits]: `max_rows_per_file` must be a whole number, not 'many'.",
+            f"  - {bad / 'ingest.toml'} [limits]: unknown key `speed`; remove it or check its spelling.",
+            f"  - {bad / 'ingest.toml'} [csv]: fallback_encoding 'klingon' is not an encoding Python knows; use for example cp1252 or latin-1.",
+            "",
+        ]
+    )
