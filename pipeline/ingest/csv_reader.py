@@ -15,9 +15,11 @@ Two paths give the same result:
 
 from __future__ import annotations
 
+import codecs
 import csv
-import mmap
+import io
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
@@ -48,34 +50,30 @@ def read_csv(
     path: Path, source_file: str, rules: IngestRules, suffix: str = "", exact: bool = False
 ) -> RawTable:
     """Read one delimited file; `exact=True` forces the reference path (tests compare both)."""
-    facts = scan_file(path, rules.sniff_bytes)
+    head = _read_head(path, rules.sniff_bytes)
+    guess = _speculate(path, head, rules, suffix) if not exact else None
+    facts = scan_file(path, rules.sniff_bytes, rules.delimiters)
     encoding = choose_encoding(facts, rules.fallback_encoding)
     sample = _decode_head(facts, encoding)
-    if not sample.strip():
-        raise InputFileError(
-            f"{source_file}: the file is empty. Export the list again, or leave this file out."
-        )
-    head = sample[:4096]
-    controls = sum(1 for ch in head if ch < " " and ch not in "\t\r\n")
-    if controls > len(head) // 10:
-        raise InputFileError(
-            f"{source_file}: the file is not a table in any supported format (it looks binary). "
-            "Give a CSV, TSV, Parquet, JSON or NDJSON export."
-        )
-    delimiter = sniff_delimiter(sample, rules.delimiters, suffix)
-    raw_header = _read_header(path, encoding, delimiter)
-    if raw_header is None:
-        raise InputFileError(
-            f"{source_file}: no header row could be read. Check that the first line holds "
-            "column names."
-        )
-    columns = header_names(raw_header)
-    if len(columns) > rules.max_columns:
-        raise InputFileError(
-            f"{source_file}: the header has {len(columns):,} columns, over the limit of "
-            f"{rules.max_columns:,} (rules ingest.toml [limits] max_columns). Remove unused "
-            "columns or raise the limit."
-        )
+    try:
+        if not sample.strip():
+            raise InputFileError(
+                f"{source_file}: the file is empty. Export the list again, or leave this file out."
+            )
+        _refuse_binary(sample, source_file)
+        delimiter = sniff_delimiter(sample, rules.delimiters, suffix)
+        raw_header = _read_header(path, encoding, delimiter)
+        if raw_header is None:
+            raise InputFileError(
+                f"{source_file}: no header row could be read. Check that the first line holds "
+                "column names."
+            )
+        columns = header_names(raw_header)
+        _check_width(columns, rules, source_file)
+    except BaseException:
+        if guess is not None:
+            guess.cancel()
+        raise
     warnings = []
     if encoding == rules.fallback_encoding:
         warnings.append(
@@ -84,14 +82,19 @@ def read_csv(
         )
     table = None
     reader = "python"
-    if (
-        not exact
+    usable = (
+        guess is not None
         and _fast_path_safe(facts, encoding)
         and len(raw_header) == len(columns)
-        and not (facts.quotes and _spaced_quotes(path, delimiter))
-    ):
-        table = _read_duckdb(path, columns, delimiter, facts, rules)
+        and not facts.spaced_quote.get(delimiter, True)
+        and (guess.delimiter, guess.columns) == (delimiter, columns)
+    )
+    if usable:
+        raw = guess.result()
+        table = _finish_duckdb(raw, guess, facts, rules) if raw is not None else None
         reader = "duckdb"
+    elif guess is not None:
+        guess.cancel()
     if table is None:
         reader = "python"
         table = _read_python(path, source_file, columns, encoding, delimiter, rules)
@@ -119,6 +122,54 @@ def read_csv(
     )
 
 
+def _read_head(path: Path, size: int) -> bytes:
+    with path.open("rb") as f:
+        return f.read(size)
+
+
+def _speculate(path: Path, head: bytes, rules: IngestRules, suffix: str) -> _DuckDBRead | None:
+    """Start DuckDB on a file whose first block looks like plain UTF-8 CSV; the
+    byte scan decides later whether the result may be used."""
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return None
+    try:
+        sample = head.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:
+            return None  # not UTF-8 (a character cut at the block's end is fine)
+        sample = head[: exc.start].decode("utf-8-sig")
+    delimiter = sniff_delimiter(sample, rules.delimiters, suffix)
+    cut = sample.find("\n")
+    if cut < 0:
+        return None
+    header = next(csv.reader(io.StringIO(sample[: cut + 1], newline=""), delimiter=delimiter), None)
+    if not header or header == [""]:
+        return None
+    columns = header_names(header)
+    if len(columns) != len(header) or len(columns) > rules.max_columns:
+        return None
+    return _DuckDBRead(path, columns, delimiter, rules)
+
+
+def _refuse_binary(sample: str, source_file: str) -> None:
+    head = sample[:4096]
+    controls = sum(1 for ch in head if ch < " " and ch not in "\t\r\n")
+    if controls > len(head) // 10:
+        raise InputFileError(
+            f"{source_file}: the file is not a table in any supported format (it looks binary). "
+            "Give a CSV, TSV, Parquet, JSON or NDJSON export."
+        )
+
+
+def _check_width(columns: list[str], rules: IngestRules, source_file: str) -> None:
+    if len(columns) > rules.max_columns:
+        raise InputFileError(
+            f"{source_file}: the header has {len(columns):,} columns, over the limit of "
+            f"{rules.max_columns:,} (rules ingest.toml [limits] max_columns). Remove unused "
+            "columns or raise the limit."
+        )
+
+
 def _decode_head(facts: FileFacts, encoding: str) -> str:
     head = facts.head
     if encoding == "utf-16":
@@ -138,63 +189,76 @@ def _fast_path_safe(facts: FileFacts, encoding: str) -> bool:
     )
 
 
-def _spaced_quotes(path: Path, delimiter: str) -> bool:
-    """True where DuckDB and the reference parser would read a field differently.
-
-    DuckDB treats `, "x"` (one space, then a quote, after a delimiter or at a
-    line start) as a quoted field and drops spaces after a closing quote; the
-    csv module keeps them as text. Each pattern starts with a literal, so the
-    regex engine scans for it at C speed."""
-    d = re.escape(delimiter.encode())
-    opening = re.compile(rb"(?<=[" + d + rb'\r\n]) "')
-    closing = re.compile(rb'" +(?:[' + d + rb"\r\n]|\Z)")
-    with path.open("rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-        return bool(opening.search(mm) or closing.search(mm) or mm[:2] == b' "')
-
-
 def _sql_str(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
-def _read_duckdb(
-    path: Path, columns: list[str], delimiter: str, facts: FileFacts, rules: IngestRules
-) -> tuple[pl.DataFrame, list[RowReject], int] | None:
-    """Strict DuckDB read; None when DuckDB objects to anything (the exact path decides).
+class _DuckDBRead:
+    """DuckDB's strict parallel read, started in a thread while the byte scan runs.
 
     DuckDB keeps file order for a plain scan (preserve_insertion_order is on by
     default), so the row number is the position plus 2 (header = 1); the byte
-    scan has ruled out blank lines, which DuckDB would skip."""
-    names = [f"c{i}" for i in range(len(columns))]
-    col_sql = "{" + ", ".join(f"'{n}': 'VARCHAR'" for n in names) + "}"
-    query = f"""SELECT * FROM read_csv({_sql_str(str(path))}, delim={_sql_str(delimiter)},
-        quote='"', escape='"', header=true, auto_detect=false, columns={col_sql},
-        strict_mode=true, null_padding=false, comment='', encoding='utf-8',
-        max_line_size={max(2 * rules.max_field_bytes, 2_097_152)})"""
-    con = duckdb.connect()
-    try:
-        frame = con.sql(query).pl()
-    except duckdb.Error:
-        return None
-    finally:
-        con.close()
-    if not _plausible_records(frame.height + 1, facts):
+    scan must rule out blank lines, which DuckDB would skip, before the result
+    is used. `cancel` interrupts a read whose result will not be used."""
+
+    def __init__(self, path: Path, columns: list[str], delimiter: str, rules: IngestRules):
+        self.columns, self.delimiter = columns, delimiter
+        self.names = [f"c{i}" for i in range(len(columns))]
+        col_sql = "{" + ", ".join(f"'{n}': 'VARCHAR'" for n in self.names) + "}"
+        query = f"""SELECT * FROM read_csv({_sql_str(str(path))}, delim={_sql_str(delimiter)},
+            quote='"', escape='"', header=true, auto_detect=false, columns={col_sql},
+            strict_mode=true, null_padding=false, comment='', encoding='utf-8',
+            max_line_size={max(2 * rules.max_field_bytes, 2_097_152)})"""
+        self.con = duckdb.connect()
+        self.pool = ThreadPoolExecutor(1)
+        self.future = self.pool.submit(self._run, query)
+
+    def _run(self, query: str) -> pl.DataFrame | None:
+        try:
+            return self.con.sql(query).pl()
+        except duckdb.Error:
+            return None  # DuckDB objects to something: the exact path decides
+
+    def result(self) -> pl.DataFrame | None:
+        try:
+            return self.future.result()
+        finally:
+            self._close()
+
+    def cancel(self) -> None:
+        self.con.interrupt()
+        self.future.exception()  # wait for the thread to stop
+        self._close()
+
+    def _close(self) -> None:
+        self.pool.shutdown()
+        self.con.close()
+
+
+def _finish_duckdb(
+    raw: pl.DataFrame, read: _DuckDBRead, facts: FileFacts, rules: IngestRules
+) -> tuple[pl.DataFrame, list[RowReject], int] | None:
+    """Row numbers, blank rows and limits on DuckDB's table; None if it cannot be trusted."""
+    if not _plausible_records(raw.height + 1, facts):
         return None  # never trust a read whose record count the bytes contradict
-    frame = frame.rename(dict(zip(names, columns, strict=True))).with_row_index(ROW, offset=2)
+    columns = read.columns
+    frame = raw.rename(dict(zip(read.names, columns, strict=True))).with_row_index(ROW, offset=2)
     frame = frame.with_columns(pl.col(ROW).cast(pl.Int64))
     data = pl.exclude(ROW)
-    frame = frame.with_columns(
-        pl.all_horizontal(data.is_null()).alias("__blank"),
-        pl.max_horizontal(data.str.len_bytes()).fill_null(0).alias("__width"),
+    flags = frame.select(
+        pl.all_horizontal(data.is_null()).alias("blank"),
+        (
+            (pl.max_horizontal(data.str.len_bytes()).fill_null(0) > rules.max_field_bytes)
+            | (pl.col(ROW) > rules.max_rows_per_file + 1)
+        ).alias("over"),
     )
-    blank = int(frame["__blank"].sum())
-    too_big = (pl.col("__width") > rules.max_field_bytes) | (
-        pl.col(ROW) > rules.max_rows_per_file + 1
-    )
-    bad = frame.filter(~pl.col("__blank") & too_big)
-    frame = frame.filter(~pl.col("__blank") & ~too_big).drop("__blank", "__width")
+    blank = int(flags["blank"].sum())
+    if not blank and not flags["over"].any():
+        return frame, [], 0  # the common case: no copy
+    bad = frame.filter(~flags["blank"] & flags["over"])
+    frame = frame.filter(~flags["blank"] & ~flags["over"])
     rejects = [
-        _limit_reject(rec[0], [c or "" for c in rec[1:-2]], columns, rules)
-        for rec in bad.iter_rows()
+        _limit_reject(rec[0], [c or "" for c in rec[1:]], columns, rules) for rec in bad.iter_rows()
     ]
     return frame, rejects, blank
 

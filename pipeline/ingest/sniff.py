@@ -14,11 +14,14 @@ import csv
 import hashlib
 import io
 import itertools
+import re
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-CHUNK = 8 << 20
+import polars as pl
+
+CHUNK = 32 << 20
 
 BOMS = (
     (codecs.BOM_UTF8, "utf-8-sig"),
@@ -40,95 +43,140 @@ class FileFacts:
     blank_line: bool  # two line ends in a row, or a line end at the very start
     nul: bool
     quotes: bool  # any '"' byte: only then can a record span lines
+    spaced_quote: dict[str, bool]  # per delimiter: see _spaced_quote_pattern
     ends_with_newline: bool
     head: bytes  # the first bytes, for sniffing
 
 
-def scan_file(path: Path, head_bytes: int) -> FileFacts:
+def scan_file(path: Path, head_bytes: int, delimiters: tuple[str, ...] = (",",)) -> FileFacts:
     # hashlib releases the GIL on large buffers, so the hash runs beside the scan.
     with ThreadPoolExecutor(1) as pool:
         digest = pool.submit(sha256_file, path)
-        facts = _scan_bytes(path, head_bytes)
+        facts = _scan_bytes(path, head_bytes, delimiters)
         facts.sha256 = digest.result()
     return facts
 
 
-def _non_ascii(text: str) -> int:
-    return len(text) - len(text.encode("ascii", "ignore"))  # C speed, no Python loop
+def _spaced_quote_pattern(delimiter: str) -> str:
+    """Literals where DuckDB and the csv module read a field differently: one space
+    before an opening quote (after a delimiter or a line end), spaces after a
+    closing quote. A plain alternation of literals, so polars' regex engine
+    scans for all of them at once with SIMD."""
+    d = delimiter
+    literals = [d + ' "', '\n "', '\r "', '" ' + d, '" \n', '" \r', '"  ']
+    return "|".join(re.escape(x) for x in literals)
 
 
-def _scan_bytes(path: Path, head_bytes: int) -> FileFacts:
-    size = crlf = cr = lf = 0
-    blank = nul = quotes = False
-    good = bad = 0  # non-ASCII characters that decode as UTF-8, and bytes that do not
-    utf8_ok = True
-    dec = codecs.getincrementaldecoder("utf-8")("strict")
+@dataclass
+class _Counts:
+    lf: int = 0
+    cr: int = 0
+    crlf: int = 0
+    blank: bool = False
+    nul: bool = False
+    quotes: bool = False
+    good: int = 0  # evidence of valid non-ASCII UTF-8 (see _scan_chunk)
+    bad: int = 0  # undecodable bytes
+    utf8_ok: bool = True
+    spaced: dict[str, bool] = field(default_factory=dict)
+
+
+def _scan_chunk(chunk: bytes, c: _Counts, delimiters: tuple[str, ...]) -> None:
+    """Counts for one newline-aligned chunk, computed in polars (Rust, in parallel)."""
+    has_cr = b"\r" in chunk  # memchr: cheap, and most files have none
+    try:  # the cast validates UTF-8 with SIMD
+        text = pl.DataFrame({"t": pl.Series([chunk], dtype=pl.Binary).cast(pl.String)})
+    except pl.exceptions.ComputeError:  # not UTF-8: count in Python, this path is rare
+        c.utf8_ok = False
+        decoded = chunk.decode("utf-8", "replace")
+        n_bad = decoded.count("\ufffd")
+        c.bad += n_bad
+        c.good += len(decoded) - len(decoded.encode("ascii", "ignore")) - n_bad
+        c.lf += chunk.count(b"\n")
+        c.cr += chunk.count(b"\r")
+        c.crlf += chunk.count(b"\r\n")
+        c.blank = c.blank or any(p in chunk for p in (b"\n\n", b"\n\r\n", b"\r\r"))
+        c.nul = c.nul or b"\x00" in chunk
+        c.quotes = c.quotes or b'"' in chunk
+        return
+    t = pl.col("t").str
+    exprs = [
+        t.contains("\n\n", literal=True).alias("blank"),
+        t.contains("\x00", literal=True).alias("nul"),
+        t.contains('"', literal=True).alias("quotes"),
+        *(
+            t.contains(_spaced_quote_pattern(d)).alias(f"spaced{i}")
+            for i, d in enumerate(delimiters)
+        ),
+    ]
+    if has_cr:
+        exprs += [
+            t.count_matches("\r", literal=True).alias("cr"),
+            t.count_matches("\r\n", literal=True).alias("crlf"),
+            t.contains("\n\r\n|\r\r").alias("blank_cr"),
+        ]
+    row = text.select(exprs).row(0, named=True)
+    c.lf += chunk.count(b"\n")  # faster than the regex engine for one byte
+    if not chunk.isascii():
+        # An upper bound on its non-ASCII bytes, which is all the majority test needs:
+        # a cp1252 file never has a whole chunk of valid multi-byte UTF-8.
+        c.good += len(chunk)
+    c.cr += row.get("cr", 0)
+    c.crlf += row.get("crlf", 0)
+    c.blank = c.blank or row["blank"] or row.get("blank_cr", False)
+    c.nul = c.nul or row["nul"]
+    c.quotes = c.quotes or row["quotes"]
+    for i, d in enumerate(delimiters):
+        c.spaced[d] = c.spaced.get(d, False) or row[f"spaced{i}"]
+
+
+def _scan_bytes(path: Path, head_bytes: int, delimiters: tuple[str, ...]) -> FileFacts:
+    c = _Counts()
+    size = 0
     head = b""
-    prev = b""  # the last two bytes of the previous chunk, for pairs that straddle chunks
+    carry = b""
+    prev = b""  # the last bytes of the previous chunk, for patterns that straddle two
     with path.open("rb") as f:
-        first = True
-        while chunk := f.read(CHUNK):
-            size += len(chunk)
-            if first:
+        while True:
+            block = f.read(CHUNK)
+            data = carry + block
+            if not data:
+                break
+            if block:
+                cut = data.rfind(b"\n") + 1  # whole lines only: no character is split
+                chunk, carry = (data[:cut], data[cut:]) if cut else (b"", data)
+                if not chunk:
+                    continue
+            else:
+                chunk, carry = data, b""
+            if not head:
                 head = chunk[:head_bytes]
                 body = chunk[3:] if chunk.startswith(codecs.BOM_UTF8) else chunk
-                blank = body[:1] in (b"\n", b"\r")
-                first = False
-            # bytes.count is a full pass each; `in` with one byte is memchr-fast.
-            has_cr = b"\r" in chunk or prev.endswith(b"\r")
-            n_lf = chunk.count(b"\n")
-            n_cr = chunk.count(b"\r") if has_cr else 0
-            n_crlf = (
-                chunk.count(b"\r\n") + (prev.endswith(b"\r") and chunk[:1] == b"\n")
-                if has_cr
-                else 0
-            )
-            lf += n_lf
-            cr += n_cr
-            crlf += n_crlf
-            if not blank:
-                edge = prev + chunk[:3]
-                if not has_cr:
-                    pairs: tuple[bytes, ...] = (b"\n\n",)
-                elif n_cr == n_lf == n_crlf:
-                    pairs = (b"\r\n\r\n",)  # pure CRLF: no other blank line can occur
-                else:
-                    pairs = (b"\n\n", b"\n\r\n", b"\r\r")
-                blank = any(p in chunk or p in edge for p in pairs)
-            nul = nul or b"\x00" in chunk
-            quotes = quotes or b'"' in chunk
-            if not chunk.isascii():
-                if utf8_ok:
-                    try:
-                        good += _non_ascii(dec.decode(chunk))
-                    except UnicodeDecodeError:
-                        utf8_ok = False
-                if not utf8_ok:
-                    text = chunk.decode("utf-8", "replace")
-                    n_bad = text.count("\ufffd")
-                    bad += n_bad
-                    good += _non_ascii(text) - n_bad
-            elif utf8_ok and dec.getstate()[0]:
-                utf8_ok = False  # a multi-byte sequence cut short by ASCII
+                c.blank = c.blank or body[:1] in (b"\n", b"\r")
+                for d in delimiters:  # a space and a quote opening the very first field
+                    c.spaced[d] = body[:2] == b' "'
+            size += len(chunk)
+            _scan_chunk(chunk, c, delimiters)
+            edge = prev + chunk[:3]
+            c.blank = c.blank or any(p in edge for p in (b"\n\n", b"\n\r\n", b"\r\r"))
+            c.crlf += prev[-1:] == b"\r" and chunk[:1] == b"\n"
             prev = chunk[-3:]
-    if utf8_ok:
-        try:
-            dec.decode(b"", final=True)
-        except UnicodeDecodeError:
-            utf8_ok = False
+    if prev.endswith(b'" ') or prev.endswith(b'"  '):
+        c.spaced = dict.fromkeys(delimiters, True)  # spaces after a closing quote at the end
     bom = next((enc for b, enc in BOMS if head.startswith(b)), None)
     return FileFacts(
         size=size,
         sha256="",
         bom_encoding=bom,
-        utf8_valid=utf8_ok,
-        utf8_multibyte=good > bad,
-        crlf=crlf,
-        lone_cr=cr - crlf,
-        lone_lf=lf - crlf,
-        blank_line=blank,
-        nul=nul,
-        quotes=quotes,
+        utf8_valid=c.utf8_ok,
+        utf8_multibyte=c.good > c.bad,
+        crlf=c.crlf,
+        lone_cr=c.cr - c.crlf,
+        lone_lf=c.lf - c.crlf,
+        blank_line=c.blank,
+        nul=c.nul,
+        quotes=c.quotes,
+        spaced_quote=c.spaced,
         ends_with_newline=prev[-1:] in (b"\n", b"\r"),
         head=head,
     )
