@@ -188,6 +188,8 @@ def _run_stages(
             tables.append((table, mapped))
             index += 1
         progress("Reading inputs", len(paths), len(paths))
+    with clock.stage("store_raw"):
+        store.wait_raw()  # the part of the raw-row writes the stages above did not hide
     with clock.stage("write"):
         rejects = rejects_frame(tables)
         from listhygiene.schemas import RejectRecord

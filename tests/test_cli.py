@@ -94,12 +94,23 @@ def test_two_runs_on_one_store_both_succeed_and_keep_their_raw_rows(runner, tmp_
     rows = con.execute(
         "SELECT count(*), count(DISTINCT run_id), sum(input_rows) FROM run_inputs"
     ).fetchall()
-    raw = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE starts_with(table_name, 'raw_')"
-    ).fetchall()
+    views = [
+        v
+        for (v,) in con.execute(
+            "SELECT view_name FROM duckdb_views() WHERE starts_with(view_name, 'raw_')"
+        ).fetchall()
+    ]
+    # every raw row of both runs is queryable through the store, with its row number
+    raw_rows = sum(con.execute(f'SELECT count(*) FROM "{v}"').fetchall()[0][0] for v in views)
+    first = con.execute(f'SELECT min(__row) FROM "{sorted(views)[0]}"').fetchall()[0][0]
     con.close()
     assert rows[0][:2] == (2 * n_files, 2)
-    assert raw == [(2 * n_files,)]
+    assert len(views) == 2 * n_files
+    accepted = json.loads((tmp_path / "out" / "manifest.json").read_text())["reconciliation"][
+        "accepted"
+    ]
+    assert raw_rows == 2 * accepted
+    assert first >= 2
 
 
 def test_a_bad_file_stops_the_run_with_exit_2_and_leaves_previous_outputs(runner, tmp_path):
@@ -160,6 +171,28 @@ def test_a_second_run_on_a_locked_store_exits_3(runner, tmp_path):
         "run its own store with --db.\n"
     )
     assert not (tmp_path / "out").exists()
+
+
+def test_raw_rows_of_old_runs_are_pruned_and_failed_runs_leave_none(runner, tmp_path):
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    from listhygiene.ruleset import default_rules_dir
+
+    text = (
+        (default_rules_dir() / "ingest.toml")
+        .read_text()
+        .replace("keep_raw_runs = 3", "keep_raw_runs = 1")
+    )
+    (rules / "ingest.toml").write_text(text)
+    for _ in range(2):
+        assert run(runner, tmp_path, str(SAMPLE), "--rules", str(rules)).exit_code == 0
+    bad = tmp_path / "bad.csv"
+    bad.write_text("email\n")
+    assert run(runner, tmp_path, str(SAMPLE), str(bad), "--rules", str(rules)).exit_code == 2
+    files = sorted(p.name for p in (tmp_path / "store.duckdb.raw").iterdir())
+    n_files = len(list(SAMPLE.iterdir()))
+    assert len(files) == n_files  # only the newest successful run's raw rows remain
+    assert all(f.endswith(".parquet") for f in files)
 
 
 def test_a_run_that_died_is_marked_failed_when_the_store_is_next_opened(tmp_path):
