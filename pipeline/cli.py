@@ -77,7 +77,11 @@ class Reporter:
 def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """--debug and --quiet on every command, and one place that turns errors into exit codes."""
 
-    @click.option("--debug", is_flag=True, help="Show tracebacks and keep stage timings verbose.")
+    @click.option(
+        "--debug",
+        is_flag=True,
+        help="Show tracebacks on errors and keep each stage's output in the store.",
+    )
     @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors (for schedulers).")
     @functools.wraps(func)
     def wrapper(*args: Any, debug: bool, quiet: bool, **kwargs: Any) -> Any:

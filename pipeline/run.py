@@ -161,6 +161,8 @@ def _run_stages(
                 mapped = map_columns(table, preset)
             with clock.stage("store_raw"):
                 raw_name = store.save_raw(run_id, index, table.frame)
+                if opts.debug:  # an analyst can query what the mapping stage made of each file
+                    store.save_raw(run_id, index, mapped.frame, stage="mapped")
             info = {
                 "source_file": table.source_file,
                 "sha256": table.sha256,

@@ -1,4 +1,5 @@
-"""The embedded DuckDB store: run ledger, raw rows of recent runs, and (later) caches.
+"""The embedded DuckDB store: run ledger, raw rows of recent runs (and, with --debug,
+every stage's output), and (later) caches.
 
 One run at a time holds the store: an exclusive `flock` on `<store>.lock`,
 taken before DuckDB opens the file, so a second run fails fast with exit 3
@@ -184,21 +185,22 @@ class Store:
     # -- raw rows -------------------------------------------------------------
 
     @staticmethod
-    def raw_table_name(run_id: str, index: int) -> str:
-        return f"raw_{re.sub(r'[^0-9A-Za-z]', '_', run_id)}_{index}"
+    def raw_table_name(run_id: str, index: int, stage: str = "raw") -> str:
+        return f"{stage}_{re.sub(r'[^0-9A-Za-z]', '_', run_id)}_{index}"
 
     @property
     def raw_dir(self) -> Path:
         return self.path.with_name(self.path.name + ".raw")
 
-    def save_raw(self, run_id: str, index: int, frame: pl.DataFrame) -> str:
-        """Start writing one input's raw rows; `wait_raw` waits for every write.
+    def save_raw(self, run_id: str, index: int, frame: pl.DataFrame, stage: str = "raw") -> str:
+        """Start writing one input's raw rows (or, with --debug, another stage's
+        output for it); `wait_raw` waits for every write.
 
         Raw rows are Parquet files in `<store>.raw/`, each registered in the
         store as a view named `raw_<run>_<n>`: polars writes Parquet three times
         faster than DuckDB compresses a table, and the write releases the GIL,
         so it runs while the next stages work."""
-        name = self.raw_table_name(run_id, index)
+        name = self.raw_table_name(run_id, index, stage)
         rel = f"{name}.parquet"
         self._raw_jobs.append(self._raw_pool.submit(self._write_raw, rel, frame))
         self.con.execute("INSERT INTO raw_files VALUES (?, ?, ?, ?)", [run_id, index, name, rel])

@@ -253,3 +253,21 @@ def test_rules_check_lists_every_problem_at_once(runner, tmp_path):
             "",
         ]
     )
+
+
+def test_debug_keeps_each_stage_output_in_the_store(runner, tmp_path):
+    assert run(runner, tmp_path, str(SAMPLE), "--debug").exit_code == 0
+    con = duckdb.connect(str(tmp_path / "store.duckdb"), read_only=True)
+    try:
+        views = {
+            v
+            for (v,) in con.execute(
+                "SELECT view_name FROM duckdb_views() WHERE NOT internal"
+            ).fetchall()
+        }
+        mapped = sorted(v for v in views if v.startswith("mapped_"))
+        assert len(mapped) == len(list(SAMPLE.iterdir()))
+        cols = [c for (c, *_) in con.execute(f'DESCRIBE "{mapped[0]}"').fetchall()]
+    finally:
+        con.close()
+    assert cols[:3] == ["source_file", "source_row", "email"]
