@@ -271,3 +271,32 @@ def test_debug_keeps_each_stage_output_in_the_store(runner, tmp_path):
     finally:
         con.close()
     assert cols[:3] == ["source_file", "source_row", "email"]
+
+
+def test_sample_rejects_match_the_reviewed_golden_file(runner, tmp_path):
+    """A change here is a reviewed diff of tests/golden/sample/rejects.csv, never a surprise.
+    (The sample run uses repo-relative paths, as `make run` does.)"""
+    import os
+
+    cwd = os.getcwd()
+    os.chdir(REPO)
+    try:
+        result = runner.invoke(
+            main,
+            [
+                "run",
+                "data/sample/",
+                "--out",
+                str(tmp_path / "out"),
+                "--db",
+                str(tmp_path / "s.duckdb"),
+                "--as-of",
+                AS_OF,
+                "-q",
+            ],
+        )
+    finally:
+        os.chdir(cwd)
+    assert result.exit_code == 0, result.output
+    golden = REPO / "tests" / "golden" / "sample" / "rejects.csv"
+    assert (tmp_path / "out" / "rejects.csv").read_bytes() == golden.read_bytes()

@@ -105,16 +105,41 @@ def test_utf8_file_with_one_broken_byte_rejects_only_that_row(tmp_path, rules):
     )
 
 
-def test_ragged_rows_become_rejects_and_trailing_empty_cells_do_not(tmp_path, rules):
-    text = "\n".join([HEADER, "a@x.com,Ann,Lee,,", "b@x.com,Bob", "c@x.com,C,D,extra", ""])
+def test_ragged_rows_become_rejects(tmp_path, rules):
+    # Row 3 shows why an empty extra cell is not harmless: "Met at fair,booth 12" split NOTES,
+    # and accepting it would shift "booth 12" into TAGS.
+    text = "\n".join(
+        [
+            "email,notes,tags",
+            "a@x.com,Met at fair,booth 12,",
+            "b@x.com,Bob",
+            "c@x.com,C,D,extra",
+            "d@x.com,,",
+            "",
+        ]
+    )
     table = both_paths(write(tmp_path, "r.csv", text), rules)
-    assert table.frame[ROW].to_list() == [2]
-    assert [(r.row, r.reason) for r in table.rejects] == [(3, "ragged_row"), (4, "ragged_row")]
-    assert table.rejects[0].error == (
+    assert table.frame[ROW].to_list() == [5]
+    assert [(r.row, r.reason) for r in table.rejects] == [
+        (2, "ragged_row"),
+        (3, "ragged_row"),
+        (4, "ragged_row"),
+    ]
+    assert table.rejects[1].error == (
         "row has 2 fields but the header has 3; check the row for an unquoted delimiter or a "
         "missing quote."
     )
-    assert table.rejects[1].fields == ["c@x.com", "C", "D", "extra"]
+    assert table.rejects[2].fields == ["c@x.com", "C", "D", "extra"]
+
+
+def test_a_header_ending_in_a_delimiter_allows_that_many_empty_trailing_cells(tmp_path, rules):
+    text = "\n".join(
+        ["email,name,", "a@x.com,Ann,", "b@x.com,Bob", "c@x.com,C,,", "d@x.com,D,x", ""]
+    )
+    table = both_paths(write(tmp_path, "t.csv", text), rules)
+    assert table.columns == ["email", "name"]
+    assert cells(table) == [(2, "a@x.com", "Ann"), (3, "b@x.com", "Bob")]
+    assert [(r.row, r.reason) for r in table.rejects] == [(4, "ragged_row"), (5, "ragged_row")]
 
 
 def test_field_and_row_limits_reject_rows_with_a_sentence_naming_the_rule(tmp_path, rules):

@@ -97,7 +97,8 @@ def read_csv(
         guess.cancel()
     if table is None:
         reader = "python"
-        table = _read_python(path, source_file, columns, encoding, delimiter, rules)
+        slack = len(raw_header) - len(columns)  # unnamed columns at the header's end
+        table = _read_python(path, source_file, columns, encoding, delimiter, rules, slack)
     frame, rejects, blank = table
     for rej in rejects:
         rej.source_file = source_file
@@ -310,7 +311,11 @@ def _read_python(
     encoding: str,
     delimiter: str,
     rules: IngestRules,
+    slack: int = 0,
 ) -> tuple[pl.DataFrame, list[RowReject], int]:
+    """`slack`: how many unnamed columns ended the header; rows may carry that many
+    extra empty cells. Any other extra cell makes the row ragged, even an empty
+    one: `a,b,c,` under a 3-column header usually means a value was split."""
     n = len(columns)
     data: list[list[str | None]] = [[] for _ in range(n)]
     rows: list[int] = []
@@ -348,8 +353,8 @@ def _read_python(
             if not fields or all(c == "" for c in fields):
                 blank += 1
                 continue
-            if len(fields) > n and all(c == "" for c in fields[n:]):
-                fields = fields[:n]  # trailing empty cells, as spreadsheets write them
+            if n < len(fields) <= n + slack and all(c == "" for c in fields[n:]):
+                fields = fields[:n]  # the header ended with unnamed columns too
             if len(fields) != n:
                 rejects.append(
                     RowReject(
