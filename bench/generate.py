@@ -45,6 +45,9 @@ from typing import Any
 
 import polars as pl
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
+import generate_sample
+
 GENERATOR_VERSION = 1  # bump when the output for given parameters changes
 DEFAULT_SEED = 20261101
 CHUNK_ROWS = 1_000_000
@@ -59,18 +62,9 @@ EVENTS_FILE = "events.csv"
 PARAMS_FILE = "params.json"
 UNSUB_EVERY = 25  # every 25th person is unsubscribed: 4%
 
-SUBSCRIBED_HEADER = [
-    "Email Address", "First Name", "Last Name", "EMAIL_TYPE", "MEMBER_RATING", "OPTIN_TIME",
-    "OPTIN_IP", "CONFIRM_TIME", "CONFIRM_IP", "LATITUDE", "LONGITUDE", "GMTOFF", "DSTOFF",
-    "TIMEZONE", "CC", "REGION", "LAST_CHANGED", "LEID", "EUID", "NOTES", "TAGS",
-]  # fmt: skip
-UNSUB_HEADER = [
-    "Email Address", "First Name", "Last Name", "Company", "Position", "ZIP Code",
-    "MEMBER_RATING", "OPTIN_TIME", "OPTIN_IP", "CONFIRM_TIME", "CONFIRM_IP", "LATITUDE",
-    "LONGITUDE", "GMTOFF", "DSTOFF", "TIMEZONE", "CC", "REGION", "UNSUB_TIME",
-    "UNSUB_CAMPAIGN_TITLE", "UNSUB_CAMPAIGN_ID", "UNSUB_REASON", "UNSUB_REASON_OTHER",
-    "LEID", "EUID", "NOTES", "TAGS",
-]  # fmt: skip
+# Mailchimp headers (HEADERS.md section 1) are written once, in the sample generator.
+SUBSCRIBED_HEADER = generate_sample.MAILCHIMP_SUBSCRIBED_HEADER
+UNSUB_HEADER = generate_sample.MAILCHIMP_UNSUBSCRIBED_HEADER
 EVENTS_HEADER = ["email", "event", "timestamp", "campaign_id", "event_id", "machine_open"]
 
 FIRST_NAMES = [
@@ -93,14 +87,7 @@ DOMAINS = [  # (domain, weight)
 ]  # fmt: skip
 IDN_DOMAINS = ["bücher.example", "münchen.example", "exämple.org"]
 IDN_LOCAL_PREFIXES = ["josé", "zoë", "søren", "renée", "jürgen"]
-GEO = [  # LATITUDE, LONGITUDE, GMTOFF, DSTOFF, TIMEZONE, CC, REGION
-    ("47.6062000", "-122.3321000", "-8", "-7", "America/Los_Angeles", "US", "WA"),
-    ("40.7128000", "-74.0060000", "-5", "-4", "America/New_York", "US", "NY"),
-    ("51.5074000", "-0.1278000", "0", "1", "Europe/London", "GB", "ENG"),
-    ("52.5200000", "13.4050000", "1", "2", "Europe/Berlin", "DE", "BE"),
-    ("48.8566000", "2.3522000", "1", "2", "Europe/Paris", "FR", "IDF"),
-    ("47.3700000", "8.5400000", "1", "2", "europe/zurich", "ch", "zh"),
-]
+GEO = generate_sample.GEO  # LATITUDE, LONGITUDE, GMTOFF, DSTOFF, TIMEZONE, CC, REGION
 TAG_CELLS = [  # Mailchimp's TAGS cell form; None = no tags (most rows)
     '"Customers"', '"Customers","VIP"', '"Newsletter"', '"Leads"', '"Trade show 2025"',
     '"Newsletter","Webinar"', "Editors", None, None, None, None, None, None, None,

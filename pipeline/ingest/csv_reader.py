@@ -28,7 +28,7 @@ import polars as pl
 from ..errors import InputFileError
 from ..ruleset import IngestRules
 from .sniff import FileFacts, choose_encoding, open_text, scan_file, sniff_delimiter
-from .table import ROW, RawTable, RowReject, header_names
+from .table import ROW, RawTable, RowReject, check_width, header_names
 
 _SURROGATE = re.compile("[\udc80-\udcff]")
 _DELIM_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
@@ -69,7 +69,7 @@ def read_csv(
                 "column names."
             )
         columns = header_names(raw_header)
-        _check_width(columns, rules, source_file)
+        check_width(len(columns), rules, source_file)
     except BaseException:
         if guess is not None:
             guess.cancel()
@@ -159,15 +159,6 @@ def _refuse_binary(sample: str, source_file: str) -> None:
         raise InputFileError(
             f"{source_file}: the file is not a table in any supported format (it looks binary). "
             "Give a CSV, TSV, Parquet, JSON or NDJSON export."
-        )
-
-
-def _check_width(columns: list[str], rules: IngestRules, source_file: str) -> None:
-    if len(columns) > rules.max_columns:
-        raise InputFileError(
-            f"{source_file}: the header has {len(columns):,} columns, over the limit of "
-            f"{rules.max_columns:,} (rules ingest.toml [limits] max_columns). Remove unused "
-            "columns or raise the limit."
         )
 
 

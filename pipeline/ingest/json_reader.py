@@ -16,7 +16,7 @@ import polars as pl
 from ..errors import InputFileError
 from ..ruleset import IngestRules
 from .sniff import sha256_file
-from .table import ROW, RawTable, RowReject
+from .table import ROW, RawTable, RowReject, check_width
 
 # A JSON object holding the records under one of these keys (API-style exports).
 RECORD_KEYS = ("contacts", "data", "members", "profiles", "results", "records", "items")
@@ -104,12 +104,7 @@ def _table(
         rows.append(n)
         records.append(texts)
     names = list(columns)
-    if len(names) > rules.max_columns:
-        raise InputFileError(
-            f"{source_file}: the records have {len(names):,} distinct fields, over the limit of "
-            f"{rules.max_columns:,} (rules ingest.toml [limits] max_columns). Remove unused "
-            "fields or raise the limit."
-        )
+    check_width(len(names), rules, source_file, what="distinct fields")
     if not rows and not rejects:
         raise InputFileError(
             f"{source_file}: the file holds no records. Export the list again, or leave this "

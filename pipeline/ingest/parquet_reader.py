@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 from ..errors import InputFileError
 from ..ruleset import IngestRules
 from .sniff import sha256_file
-from .table import ROW, RawTable, RowReject, header_names
+from .table import ROW, RawTable, RowReject, check_width, header_names
 
 
 def _as_text(col: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -65,12 +65,7 @@ def read_parquet(path: Path, source_file: str, rules: IngestRules) -> RawTable:
         pf = pq.ParquetFile(path)
         names = list(pf.schema_arrow.names)
         columns = header_names(names)
-        if len(names) > rules.max_columns:
-            raise InputFileError(
-                f"{source_file}: the file has {len(names):,} columns, over the limit of "
-                f"{rules.max_columns:,} (rules ingest.toml [limits] max_columns). Remove unused "
-                "columns or raise the limit."
-            )
+        check_width(len(names), rules, source_file)
         parts = []
         bad_rows: dict[int, str] = {}  # 1-based record -> column holding invalid UTF-8
         offset = 0

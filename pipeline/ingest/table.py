@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from ..errors import InputFileError
+from ..ruleset import IngestRules
+
 ROW = "__row"  # the row number a spreadsheet shows (header = 1), or the 1-based record number
 
 
@@ -66,3 +69,13 @@ def header_names(raw: list[str]) -> list[str]:
         seen[base.casefold()] = n
         out.append(base if n == 1 else f"{base} ({n})")
     return out
+
+
+def check_width(count: int, rules: IngestRules, source_file: str, what: str = "columns") -> None:
+    """A whole-file error for a table wider than the rules allow (it would exhaust memory)."""
+    if count > rules.max_columns:
+        raise InputFileError(
+            f"{source_file}: the file has {count:,} {what}, over the limit of "
+            f"{rules.max_columns:,} (rules ingest.toml [limits] max_columns). Remove unused "
+            f"{what} or raise the limit."
+        )
