@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from listhygiene.ruleset import RuleSet, load_rules
 
 

@@ -8,9 +8,10 @@ from pathlib import Path
 import duckdb
 import pytest
 from click.testing import CliRunner
+from paths import REPO
+
 from listhygiene.cli import main
 from listhygiene.store import Store
-from paths import REPO
 
 SAMPLE = REPO / "data" / "sample"
 AS_OF = "2026-11-01T00:00:00Z"

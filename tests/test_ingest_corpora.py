@@ -9,10 +9,11 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from paths import CORPORA
+
 from listhygiene.errors import InputFileError
 from listhygiene.ingest import ROW, read_one
 from listhygiene.ingest.csv_reader import read_csv
-from paths import CORPORA
 
 SPECTRUM = CORPORA / "csv" / "csv-spectrum"
 DUCK_CSV = CORPORA / "csv" / "duckdb"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+
 from listhygiene.errors import InputFileError
 from listhygiene.ingest import ROW, expand_paths, read_inputs, read_one
 from listhygiene.ingest.csv_reader import read_csv

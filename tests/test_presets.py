@@ -8,6 +8,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from paths import CORPORA
+
 from listhygiene.errors import InputFileError, RulesError
 from listhygiene.ingest.table import RawTable
 from listhygiene.presets import (
@@ -20,7 +22,6 @@ from listhygiene.presets import (
     split_tags_expr,
 )
 from listhygiene.ruleset import RuleSet, load_rules
-from paths import CORPORA
 
 EXPORTS = CORPORA / "exports"
 MC = EXPORTS / "mailchimp"
