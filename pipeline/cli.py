@@ -8,6 +8,7 @@ An unexpected internal error exits 4 and asks for --debug.
 from __future__ import annotations
 
 import functools
+import json
 import sys
 import traceback
 from collections.abc import Callable
@@ -39,6 +40,15 @@ def parse_as_of(value: str | None) -> datetime:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)  # the contract's clock is UTC
     return dt.astimezone(UTC)
+
+
+def parse_region(value: str | None) -> str | None:
+    from .fields import check_region
+
+    try:
+        return check_region(value)
+    except ListHygieneError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 class Reporter:
@@ -154,6 +164,13 @@ def main() -> None:
     metavar="NAME",
     help="Header preset for every input (default: detected per file from its header).",
 )
+@click.option(
+    "--default-region",
+    metavar="CC",
+    callback=lambda _ctx, _param, value: parse_region(value),
+    help="Region (ISO 3166 alpha-2, e.g. DE, US) for phone numbers written without +country "
+    "code; without it only international numbers become E.164.",
+)
 @common_options
 def run_command(
     contacts: tuple[Path, ...],
@@ -162,6 +179,7 @@ def run_command(
     db: Path | None,
     as_of: datetime,
     preset: str | None,
+    default_region: str | None,
     reporter: Reporter,
 ) -> None:
     """Read CONTACTS (files or folders) and write the outputs to --out.
@@ -176,6 +194,7 @@ def run_command(
         as_of=as_of,
         rules_dir=rules_dir,
         preset=preset,
+        default_region=default_region,
         debug=reporter.debug,
         argv=["listhygiene", *sys.argv[1:]],
     )
@@ -205,6 +224,33 @@ def _summary(manifest: dict[str, Any], out: Path, reporter: Reporter) -> None:
         + ", manifest.json"
     )
     reporter.info("\n".join(lines))
+
+
+@main.command("check-email")
+@click.argument("addresses", nargs=-1, required=True)
+@common_options
+def check_email_command(addresses: tuple[str, ...], reporter: Reporter) -> None:
+    """Print one JSON object per ADDRESS, in input order (`-` reads one address per
+    line from stdin): the syntax verdict and normalized form, exactly as
+    email-validator gives them, after the same pre-cleaning `run` applies.
+
+    Exit code 0 even when addresses are invalid: the verdicts are the output.
+    """
+    from .emails import validate_emails  # email-validator loads only for this command
+
+    items: list[str] = []
+    for a in addresses:
+        if a == "-":
+            items.extend(line.rstrip("\r\n") for line in sys.stdin)
+        else:
+            items.append(a)
+    import polars as pl
+
+    verdicts = validate_emails(pl.Series("email", items, dtype=pl.String))
+    for row in verdicts.select(
+        "input", "valid", "email", "email_key", "error", "reason", "fixes"
+    ).iter_rows(named=True):
+        click.echo(json.dumps(row, ensure_ascii=False))
 
 
 @main.group("rules")

@@ -17,7 +17,7 @@ from typing import Any
 
 from .errors import RulesError
 
-RULE_FILES = ("ingest.toml",)
+RULE_FILES = ("ingest.toml", "fields.toml", "statuses.toml")
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,8 @@ class IngestRules:
 @dataclass(frozen=True)
 class RuleSet:
     ingest: IngestRules
+    fields: Any  # fields.FieldRules
+    statuses: Any  # fields.StatusRules
     presets: dict[str, Any]  # name -> presets.Preset
     files: dict[str, bytes] = field(repr=False)  # relative path -> bytes, for the hash
     sources: tuple[str, ...] = ()
@@ -158,7 +160,9 @@ def _parse_ingest(doc: dict[str, Any], where: str, problems: list[str]) -> Inges
 
 def load_rules(overlay: Path | None = None) -> RuleSet:
     """Read and validate the rules; raise RulesError listing every problem."""
-    from .presets import parse_preset  # presets live beside the rules that describe them
+    # Each rules file is parsed by the module that applies it.
+    from .fields import parse_field_rules, parse_status_rules
+    from .presets import parse_preset
 
     problems: list[str] = []
     base = default_rules_dir()
@@ -181,6 +185,14 @@ def load_rules(overlay: Path | None = None) -> RuleSet:
             )
     ingest_where = str(files.get("ingest.toml", base / "ingest.toml"))
     ingest = _parse_ingest(docs.get("ingest.toml", {}), ingest_where, problems)
+    fields = parse_field_rules(
+        docs.get("fields.toml", {}), str(files.get("fields.toml", base / "fields.toml")), problems
+    )
+    statuses = parse_status_rules(
+        docs.get("statuses.toml", {}),
+        str(files.get("statuses.toml", base / "statuses.toml")),
+        problems,
+    )
     presets: dict[str, Any] = {}
     for rel in sorted(files):
         if rel.startswith("presets/") and rel in docs:
@@ -192,4 +204,6 @@ def load_rules(overlay: Path | None = None) -> RuleSet:
     if problems:
         raise RulesError(problems)
     sources = (str(base),) if overlay is None else (str(base), str(overlay))
-    return RuleSet(ingest=ingest, presets=presets, files=raw, sources=sources)
+    return RuleSet(
+        ingest=ingest, fields=fields, statuses=statuses, presets=presets, files=raw, sources=sources
+    )

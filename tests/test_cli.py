@@ -75,9 +75,9 @@ def test_run_on_the_sample_accounts_for_every_row(runner, tmp_path):
     assert rejects[0] == "source_file,row,email,field,error,reason"
     assert len(rejects) - 1 == rec["rejected"]
     assert {i["preset"] for i in manifest["inputs"]} >= {"mailchimp", "generic", "misarmail"}
-    assert [o["path"] for o in manifest["outputs"]] == ["rejects.csv"]
+    assert [o["path"] for o in manifest["outputs"]] == ["fixes.csv", "rejects.csv"]
     assert manifest["as_of"] == AS_OF
-    assert set(manifest["stages"]) >= {"ingest", "map", "store_raw", "write"}
+    assert set(manifest["stages"]) >= {"ingest", "map", "validate", "store_raw", "write"}
     assert result.stdout.startswith(f"Run {manifest['run_id']} (as of {AS_OF})\n")
     assert (
         f"Rows read: {rec['input_rows']:,}; rejected: {rec['rejected']:,}; accepted: {rec['accepted']:,}."
@@ -107,10 +107,11 @@ def test_two_runs_on_one_store_both_succeed_and_keep_their_raw_rows(runner, tmp_
     con.close()
     assert rows[0][:2] == (2 * n_files, 2)
     assert len(views) == 2 * n_files
-    accepted = json.loads((tmp_path / "out" / "manifest.json").read_text())["reconciliation"][
-        "accepted"
-    ]
-    assert raw_rows == 2 * accepted
+    rec = json.loads((tmp_path / "out" / "manifest.json").read_text())["reconciliation"]
+    # raw rows are every row the readers could read: all but the unreadable ones
+    rejects = (tmp_path / "out" / "rejects.csv").read_text().splitlines()
+    unreadable = [line for line in rejects if line.endswith(",ragged_row")]
+    assert raw_rows == 2 * (rec["input_rows"] - len(unreadable))
     assert first >= 2
 
 
@@ -246,7 +247,7 @@ def test_rules_check_lists_every_problem_at_once(runner, tmp_path):
     assert result.stderr == "\n".join(
         [
             "Error: The rules have 5 problems:",
-            f"  - {bad / 'extra.toml'}: unknown rules file; the files listhygiene reads are ingest.toml and presets/*.toml.",
+            f"  - {bad / 'extra.toml'}: unknown rules file; the files listhygiene reads are ingest.toml, fields.toml, statuses.toml and presets/*.toml.",
             f"  - {bad / 'ingest.toml'} [limits]: `max_field_bytes` must be at least 1, not 0.",
             f"  - {bad / 'ingest.toml'} [limits]: `max_rows_per_file` must be a whole number, not 'many'.",
             f"  - {bad / 'ingest.toml'} [limits]: unknown key `speed`; remove it or check its spelling.",
@@ -301,3 +302,51 @@ def test_sample_rejects_match_the_reviewed_golden_file(runner, tmp_path):
     assert result.exit_code == 0, result.output
     golden = REPO / "tests" / "golden" / "sample" / "rejects.csv"
     assert (tmp_path / "out" / "rejects.csv").read_bytes() == golden.read_bytes()
+
+
+def test_check_email_prints_one_json_line_per_address_in_order(runner):
+    result = runner.invoke(
+        main,
+        ["check-email", "Ann <Ann@Example.COM>", "-", "ann@@example.com"],
+        input="x@localhost\n",
+    )
+    assert result.exit_code == 0
+    assert [json.loads(line) for line in result.stdout.splitlines()] == [
+        {
+            "input": "Ann <Ann@Example.COM>",
+            "valid": True,
+            "email": "Ann@example.com",
+            "email_key": "ann@example.com",
+            "error": None,
+            "reason": None,
+            "fixes": ["display_name"],
+        },
+        {
+            "input": "x@localhost",
+            "valid": False,
+            "email": None,
+            "email_key": None,
+            "error": "The part after the @-sign is not valid. It should have a period.",
+            "reason": "domain_missing_period",
+            "fixes": [],
+        },
+        {
+            "input": "ann@@example.com",
+            "valid": False,
+            "email": None,
+            "email_key": None,
+            "error": "The part after the @-sign contains invalid characters: '@'.",
+            "reason": "domain_invalid_characters",
+            "fixes": [],
+        },
+    ]
+
+
+def test_run_rejects_an_unknown_default_region(runner, tmp_path):
+    result = run(runner, tmp_path, str(SAMPLE), "--default-region", "XX")
+    assert result.exit_code == 2
+    assert (
+        "Invalid value for '--default-region': --default-region \"XX\" is not a region phonenumbers knows; "
+        "use a two-letter ISO 3166 code such as US, GB or DE, or leave it out to read only numbers "
+        "written with a +country code." in " ".join(result.stderr.split())
+    )
