@@ -9,6 +9,7 @@ OUT    ?= out
 ASOF   ?= 2026-11-01T00:00:00Z
 DB     ?= .listhygiene/store.duckdb
 BENCH_ARGS ?=
+EMAIL_BENCH_ARGS ?=
 
 .PHONY: setup run test lint format bench sample clean distclean
 
@@ -35,8 +36,11 @@ format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# The pipeline against a bare DuckDB scan, then email validation against
+# email-validator row by row (both at 1M by default); results in bench/results/.
 bench: setup
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+	$(BIN)/python bench/emails.py $(EMAIL_BENCH_ARGS)
 
 # Regenerates data/sample/ and data/events/ (deterministic: the bytes do not change).
 sample: setup

@@ -236,7 +236,7 @@ def check_email_command(addresses: tuple[str, ...], reporter: Reporter) -> None:
 
     Exit code 0 even when addresses are invalid: the verdicts are the output.
     """
-    from .emails import validate_emails  # email-validator loads only for this command
+    from .emails import check_emails  # email-validator loads only for this command
 
     items: list[str] = []
     for a in addresses:
@@ -244,13 +244,10 @@ def check_email_command(addresses: tuple[str, ...], reporter: Reporter) -> None:
             items.extend(line.rstrip("\r\n") for line in sys.stdin)
         else:
             items.append(a)
-    import polars as pl
-
-    verdicts = validate_emails(pl.Series("email", items, dtype=pl.String))
-    for row in verdicts.select(
-        "input", "valid", "email", "email_key", "error", "reason", "fixes"
-    ).iter_rows(named=True):
-        click.echo(json.dumps(row, ensure_ascii=False))
+    for verdict in check_emails(items):
+        line = json.dumps(verdict, ensure_ascii=False)
+        # undecodable argument bytes come back out as the same bytes, not as an error
+        click.echo(line.encode("utf-8", "surrogateescape"))
 
 
 @main.group("rules")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from .emails import validate_emails
+from .emails import FIX_CODES, validate_emails
 from .fields import normalize_fields
 from .presets import Preset
 from .ruleset import RuleSet
@@ -41,15 +41,6 @@ REJECT_SCHEMA = {
     "field": pl.String,
     "error": pl.String,
     "reason": pl.String,
-}
-# Sentences for the email fixes, one per pre-cleaning code of pipeline/emails.py.
-EMAIL_FIX_NOTES = {
-    "trimmed_whitespace": "surrounding whitespace removed",
-    "removed_nbsp": "non-breaking spaces removed",
-    "removed_zero_width": "zero-width characters removed",
-    "display_name": "the display name of a `Name <addr>` form removed",
-    "mailto": "the `mailto:` prefix removed",
-    "trailing_punctuation": "one trailing `.`, `,` or `;` removed",
 }
 
 
@@ -178,7 +169,7 @@ def contacts_validated(
             pl.col("fixes").alias("reason"),
             _clip(pl.col("input")).alias("before"),
             pl.col("cleaned").alias("after"),
-            pl.col("fixes").replace_strict(EMAIL_FIX_NOTES, default=None).alias("note"),
+            pl.col("fixes").replace_strict(FIX_CODES, default=None).alias("note"),
         )
     )
     field_fixes = issues.filter(

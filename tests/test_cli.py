@@ -350,3 +350,17 @@ def test_run_rejects_an_unknown_default_region(runner, tmp_path):
         "use a two-letter ISO 3166 code such as US, GB or DE, or leave it out to read only numbers "
         "written with a +country code." in " ".join(result.stderr.split())
     )
+
+
+def test_check_email_survives_undecodable_argument_bytes(tmp_path):
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "listhygiene", "check-email", b"\xff@x.com", "a@b.co"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    first, second = out.splitlines()
+    assert first.startswith(b'{"input": "\xff@x.com", "valid": false')
+    assert json.loads(second)["email"] == "a@b.co"
