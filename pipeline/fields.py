@@ -91,7 +91,7 @@ import phonenumbers
 import polars as pl
 
 from .errors import ListHygieneError, RulesError
-from .presets import Preset, split_tags_expr
+from .presets import OUTPUT_COLUMNS, Preset, json_string_expr, split_tags_expr
 
 STATUSES = ("active", "unsubscribed", "bounced", "complained")
 POLICIES = ("fix", "reject")
@@ -102,26 +102,7 @@ STATUS_FILE = "rules/statuses.toml"
 FIELDS_FILE = "rules/fields.toml"
 VALUE_CHARS = 200  # an issue's `value` is cut to this many characters
 
-INPUT_COLUMNS = (
-    "source_file",
-    "source_row",
-    "email",
-    "first_name",
-    "last_name",
-    "phone",
-    "company",
-    "job_title",
-    "tags",
-    "source",
-    "status",
-    "status_reason",
-    "status_changed_at",
-    "created_at",
-    "last_changed",
-    "external_id",
-    "social_profiles",
-    "custom_fields",
-)
+INPUT_COLUMNS = OUTPUT_COLUMNS  # what presets.map_columns hands over
 OUTPUT_SCHEMA: dict[str, pl.DataType] = {
     "source_file": pl.String(),
     "source_row": pl.Int64(),
@@ -432,7 +413,6 @@ def check_region(region: str | None) -> str | None:
 _DROP = (
     r"[\p{Cc}&&[^\s]]|[\x{200B}\x{2060}\x{FEFF}\x{200E}\x{200F}\x{202A}-\x{202E}\x{2066}-\x{2069}]"
 )
-_JSON_ESCAPES = {"\\": "\\\\", '"': '\\"'} | {chr(i): f"\\u{i:04x}" for i in range(32)}
 # A JSON text as tokens: strings, structure, scalars, whitespace (together: the whole text).
 _TOKEN = r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]|[^\s{}\[\]:,"]+|\s+'
 
@@ -454,11 +434,6 @@ def _per_distinct(s: pl.Series, fn: Callable[[pl.Expr], pl.Expr], dtype: pl.Data
         joined = s.alias("k").to_frame().join(mapping, on="k", how="left", maintain_order="left")
         return joined["v"].alias(s.name)
     return s.replace_strict(mapping["k"], mapping["v"], default=None, return_dtype=dtype)
-
-
-def _json_string(e: pl.Expr) -> pl.Expr:
-    esc = e.str.replace_many(list(_JSON_ESCAPES), list(_JSON_ESCAPES.values()))
-    return pl.concat_str([pl.lit('"'), esc, pl.lit('"')])
 
 
 def _json_decode_string(token: pl.Expr) -> pl.Expr:
@@ -1254,7 +1229,9 @@ def _social(base: pl.DataFrame, fields: FieldRules) -> tuple[pl.Series, pl.LazyF
     objects = (
         known.with_columns(
             __rank=pl.col("network").replace_strict(rank, return_dtype=pl.Int32),
-            pair=pl.concat_str([_json_string(pl.col("network")), pl.lit(":"), _json_string(cut)]),
+            pair=pl.concat_str(
+                [json_string_expr(pl.col("network")), pl.lit(":"), json_string_expr(cut)]
+            ),
         )
         .sort(_I, "__rank")
         .group_by(_I, maintain_order=True)

@@ -370,12 +370,19 @@ def _blank_to_null(e: pl.Expr) -> pl.Expr:
 _JSON_ESCAPES = {"\\": "\\\\", '"': '\\"'} | {chr(i): f"\\u{i:04x}" for i in range(32)}
 
 
-def _json_pair(key: str, value: pl.Expr) -> pl.Expr:
-    """`"key":"value"` as JSON text; null when the value is null."""
+def json_string_expr(value: pl.Expr) -> pl.Expr:
+    """A text column as JSON string literals (`a"b` -> `"a\\"b"`); null stays null."""
     escaped = value.cast(pl.String).str.replace_many(
         list(_JSON_ESCAPES), list(_JSON_ESCAPES.values())
     )
-    return pl.concat_str([pl.lit(json.dumps(key, ensure_ascii=False) + ':"'), escaped, pl.lit('"')])
+    return pl.concat_str([pl.lit('"'), escaped, pl.lit('"')])
+
+
+def _json_pair(key: str, value: pl.Expr) -> pl.Expr:
+    """`"key":"value"` as JSON text; null when the value is null."""
+    return pl.concat_str(
+        [pl.lit(json.dumps(key, ensure_ascii=False) + ":"), json_string_expr(value)]
+    )
 
 
 def _object_body(parts: list[pl.Expr]) -> pl.Expr:

@@ -27,19 +27,10 @@ from .ingest import RawTable, expand_paths, read_inputs
 from .outputs import OutputDir
 from .presets import MappedTable, detect_preset, map_columns
 from .ruleset import RuleSet, load_rules
-from .schemas import RejectRecord
+from .schemas import REJECT_SCHEMA, RejectRecord
 from .schemas.checks import failed_rows
 from .store import Store
 from .validate import FIX_SCHEMA, contacts_validated
-
-REJECTS_SCHEMA = {
-    "source_file": pl.String,
-    "row": pl.Int64,
-    "email": pl.String,
-    "field": pl.String,
-    "error": pl.String,
-    "reason": pl.String,
-}
 
 
 @dataclass
@@ -107,7 +98,7 @@ def rejects_frame(tables: list[tuple[RawTable, MappedTable | None]]) -> pl.DataF
             if not email and idx is not None and r.fields and idx < len(r.fields):
                 email = r.fields[idx]
             records.append((r.source_file, r.row, email or None, r.field, r.error, r.reason))
-    frame = pl.DataFrame(records, schema=REJECTS_SCHEMA, orient="row")
+    frame = pl.DataFrame(records, schema=REJECT_SCHEMA, orient="row")
     return frame
 
 

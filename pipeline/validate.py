@@ -20,10 +20,9 @@ from .emails import FIX_CODES, validate_emails
 from .fields import normalize_fields
 from .presets import Preset
 from .ruleset import RuleSet
-from .schemas import ValidatedContact
+from .schemas import REJECT_COLUMNS, REJECT_SCHEMA, ValidatedContact
 from .schemas.checks import failed_rows
 
-REJECT_COLUMNS = ("source_file", "row", "email", "field", "error", "reason")
 FIX_SCHEMA = {
     "source_file": pl.String,
     "row": pl.Int64,
@@ -33,14 +32,6 @@ FIX_SCHEMA = {
     "before": pl.String,
     "after": pl.String,
     "note": pl.String,
-}
-REJECT_SCHEMA = {
-    "source_file": pl.String,
-    "row": pl.Int64,
-    "email": pl.String,
-    "field": pl.String,
-    "error": pl.String,
-    "reason": pl.String,
 }
 
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
-REJECT_COLUMNS = ("source_file", "row", "email", "field", "error", "reason")
+REJECT_SCHEMA: dict[str, pl.DataType] = {
+    "source_file": pl.String(),
+    "row": pl.Int64(),
+    "email": pl.String(),
+    "field": pl.String(),
+    "error": pl.String(),
+    "reason": pl.String(),
+}
+REJECT_COLUMNS = tuple(REJECT_SCHEMA)
 
 
 class RejectRecord(pa.DataFrameModel):
