@@ -10,6 +10,7 @@ ASOF   ?= 2026-11-01T00:00:00Z
 DB     ?= .listhygiene/store.duckdb
 BENCH_ARGS ?=
 EMAIL_BENCH_ARGS ?=
+DNS_BENCH_ARGS ?=
 
 .PHONY: setup run test lint format bench sample clean distclean
 
@@ -26,6 +27,7 @@ run: setup
 	$(BIN)/listhygiene run $(IN) --out $(OUT) --db $(DB) --as-of $(ASOF)
 
 test: setup
+	sh tests/setup_dns_server.sh
 	$(BIN)/python -m pytest -q
 
 lint: setup
@@ -36,11 +38,14 @@ format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# The pipeline against a bare DuckDB scan, then email validation against
-# email-validator row by row (both at 1M by default); results in bench/results/.
+# The pipeline against a bare DuckDB scan, email validation against
+# email-validator row by row (both at 1M by default), then DNS against a local
+# Knot server (20k domains cold and warm); results in bench/results/.
 bench: setup
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 	$(BIN)/python bench/emails.py $(EMAIL_BENCH_ARGS)
+	sh tests/setup_dns_server.sh
+	$(BIN)/python bench/resolve.py $(DNS_BENCH_ARGS)
 
 # Regenerates data/sample/ and data/events/ (deterministic: the bytes do not change).
 sample: setup

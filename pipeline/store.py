@@ -1,5 +1,5 @@
 """The embedded DuckDB store: run ledger, raw rows of recent runs (and, with --debug,
-every stage's output), and (later) caches.
+every stage's output), and the DNS cache (`dns_cache`, written by `dns.CacheResolver`).
 
 One run at a time holds the store: an exclusive `flock` on `<store>.lock`,
 taken before DuckDB opens the file, so a second run fails fast with exit 3
@@ -61,6 +61,17 @@ CREATE TABLE IF NOT EXISTS raw_files (
     input_index INTEGER NOT NULL,
     view_name VARCHAR NOT NULL,
     path VARCHAR NOT NULL              -- relative to <store>.raw/
+);
+-- DNS answers per domain and record type (pipeline/dns.py); added within schema version 1:
+-- CREATE IF NOT EXISTS gives older stores the table when they are next opened.
+CREATE TABLE IF NOT EXISTS dns_cache (
+    domain VARCHAR NOT NULL,           -- lower-case ASCII (Punycode), no trailing dot
+    rdtype VARCHAR NOT NULL,           -- MX | A | AAAA
+    outcome VARCHAR NOT NULL,          -- answer | nodata | nxdomain | timeout | servfail
+    answers VARCHAR[] NOT NULL,        -- records in presentation format, e.g. '10 mx1.example.net.'
+    ttl INTEGER,                       -- seconds as DNS gave it; NULL: failure, or no SOA
+    fetched_at TIMESTAMP NOT NULL,     -- UTC wall clock (not --as-of): TTLs are real time
+    PRIMARY KEY (domain, rdtype)
 );
 """
 
