@@ -124,6 +124,65 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def dns_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--dns and its companions, shared by `run` and `check-email`; passes `dns`."""
+
+    @click.option(
+        "--dns",
+        "dns_mode",
+        type=click.Choice(["off", "cache", "live"]),
+        default="cache",
+        show_default=True,
+        help="off: no DNS verdicts; cache: answers from the store only, misses are unknown "
+        "(never uses the network); live: resolve misses and fill the cache.",
+    )
+    @click.option(
+        "--dns-server",
+        "dns_servers",
+        multiple=True,
+        metavar="HOST[:PORT]",
+        help="A DNS server for --dns live (an IP address, repeatable; `system` for the "
+        "servers of /etc/resolv.conf).",
+    )
+    @click.option(
+        "--dns-timeout",
+        type=click.FloatRange(min=0.05),
+        default=2.0,
+        show_default=True,
+        help="Seconds per DNS query before the domain counts as a timeout.",
+    )
+    @click.option(
+        "--dns-concurrency",
+        type=click.IntRange(min=1),
+        default=64,
+        show_default=True,
+        help="DNS queries in flight at once.",
+    )
+    @click.option(
+        "--dns-budget",
+        type=click.FloatRange(min=0.1),
+        default=60.0,
+        show_default=True,
+        help="Seconds for all DNS lookups of a run; domains left are timeouts.",
+    )
+    @functools.wraps(func)
+    def wrapper(
+        *args: Any,
+        dns_mode: str,
+        dns_servers: tuple[str, ...],
+        dns_timeout: float,
+        dns_concurrency: int,
+        dns_budget: float,
+        **kwargs: Any,
+    ) -> Any:
+        from .deliverability import DnsOptions
+
+        dns = DnsOptions(dns_mode, dns_servers, dns_timeout, dns_concurrency, dns_budget)
+        return func(*args, dns=dns, **kwargs)
+
+    return wrapper
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="listhygiene")
 def main() -> None:
@@ -164,6 +223,7 @@ def main() -> None:
     metavar="NAME",
     help="Header preset for every input (default: detected per file from its header).",
 )
+@dns_options
 @click.option(
     "--default-region",
     metavar="CC",
@@ -180,6 +240,7 @@ def run_command(
     as_of: datetime,
     preset: str | None,
     default_region: str | None,
+    dns: Any,
     reporter: Reporter,
 ) -> None:
     """Read CONTACTS (files or folders) and write the outputs to --out.
@@ -195,6 +256,7 @@ def run_command(
         rules_dir=rules_dir,
         preset=preset,
         default_region=default_region,
+        dns=dns,
         debug=reporter.debug,
         argv=["listhygiene", *sys.argv[1:]],
     )
@@ -228,11 +290,21 @@ def _summary(manifest: dict[str, Any], out: Path, reporter: Reporter) -> None:
 
 @main.command("check-email")
 @click.argument("addresses", nargs=-1, required=True)
+@click.option(
+    "--db",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The store whose DNS cache answers --dns cache/live [default: $LISTHYGIENE_DB "
+    "or .listhygiene/store.duckdb].",
+)
+@dns_options
 @common_options
-def check_email_command(addresses: tuple[str, ...], reporter: Reporter) -> None:
+def check_email_command(
+    addresses: tuple[str, ...], db: Path | None, dns: Any, reporter: Reporter
+) -> None:
     """Print one JSON object per ADDRESS, in input order (`-` reads one address per
-    line from stdin): the syntax verdict and normalized form, exactly as
-    email-validator gives them, after the same pre-cleaning `run` applies.
+    line from stdin): the syntax verdict and normalized form exactly as
+    email-validator gives them (after the same pre-cleaning `run` applies), the
+    address flags, the DNS result and the verdict.
 
     Exit code 0 even when addresses are invalid: the verdicts are the output.
     """
@@ -244,10 +316,38 @@ def check_email_command(addresses: tuple[str, ...], reporter: Reporter) -> None:
             items.extend(line.rstrip("\r\n") for line in sys.stdin)
         else:
             items.append(a)
-    for verdict in check_emails(items):
-        line = json.dumps(verdict, ensure_ascii=False)
+    results = check_emails(items)
+    for verdict, extra in zip(results, _deliverability(results, db, dns), strict=True):
+        line = json.dumps({**verdict, **extra}, ensure_ascii=False)
         # undecodable argument bytes come back out as the same bytes, not as an error
         click.echo(line.encode("utf-8", "surrogateescape"))
+
+
+def _deliverability(
+    results: list[dict[str, Any]], db: Path | None, dns: Any
+) -> list[dict[str, Any]]:
+    """Flags, DNS and verdict for check-email's syntax results, in order."""
+    import polars as pl
+
+    from .deliverability import OUTPUT_COLUMNS, contacts_deliverability, open_resolver
+    from .store import Store
+
+    frame = pl.DataFrame(
+        {k: [r[k] for r in results] for k in ("email", "email_key", "valid")},
+        schema={"email": pl.String, "email_key": pl.String, "valid": pl.Boolean},
+    )
+    rules = load_rules()
+    path = db or default_store_path()
+    if dns.mode == "off" or (dns.mode == "cache" and not path.exists()):
+        # nothing to ask: a cache that does not exist is not created for a look-up
+        return contacts_deliverability(frame, rules, None).select(OUTPUT_COLUMNS).to_dicts()
+    store = Store.open(path)
+    try:
+        resolver = open_resolver(dns, store)
+        out = contacts_deliverability(frame, rules, resolver)
+    finally:
+        store.close()
+    return out.select(OUTPUT_COLUMNS).to_dicts()
 
 
 @main.group("rules")

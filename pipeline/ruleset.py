@@ -17,7 +17,7 @@ from typing import Any
 
 from .errors import RulesError
 
-RULE_FILES = ("ingest.toml", "fields.toml", "statuses.toml")
+RULE_FILES = ("ingest.toml", "fields.toml", "statuses.toml", "deliverability.toml")
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,7 @@ class RuleSet:
     ingest: IngestRules
     fields: Any  # fields.FieldRules
     statuses: Any  # fields.StatusRules
+    deliverability: Any  # flags.DeliverabilityRules
     presets: dict[str, Any]  # name -> presets.Preset
     files: dict[str, bytes] = field(repr=False)  # relative path -> bytes, for the hash
     sources: tuple[str, ...] = ()
@@ -162,6 +163,7 @@ def load_rules(overlay: Path | None = None) -> RuleSet:
     """Read and validate the rules; raise RulesError listing every problem."""
     # Each rules file is parsed by the module that applies it.
     from .fields import parse_field_rules, parse_status_rules
+    from .flags import parse_deliverability_rules
     from .presets import parse_preset
 
     problems: list[str] = []
@@ -193,6 +195,11 @@ def load_rules(overlay: Path | None = None) -> RuleSet:
         str(files.get("statuses.toml", base / "statuses.toml")),
         problems,
     )
+    deliverability = parse_deliverability_rules(
+        docs.get("deliverability.toml", {}),
+        str(files.get("deliverability.toml", base / "deliverability.toml")),
+        problems,
+    )
     presets: dict[str, Any] = {}
     for rel in sorted(files):
         if rel.startswith("presets/") and rel in docs:
@@ -205,5 +212,11 @@ def load_rules(overlay: Path | None = None) -> RuleSet:
         raise RulesError(problems)
     sources = (str(base),) if overlay is None else (str(base), str(overlay))
     return RuleSet(
-        ingest=ingest, fields=fields, statuses=statuses, presets=presets, files=raw, sources=sources
+        ingest=ingest,
+        fields=fields,
+        statuses=statuses,
+        deliverability=deliverability,
+        presets=presets,
+        files=raw,
+        sources=sources,
     )

@@ -22,6 +22,7 @@ from typing import Any
 import polars as pl
 
 from . import __version__
+from .deliverability import DnsOptions, contacts_deliverability, open_resolver
 from .errors import ListHygieneError
 from .ingest import RawTable, expand_paths, read_inputs
 from .outputs import OutputDir
@@ -42,6 +43,7 @@ class RunOptions:
     rules_dir: Path | None = None
     preset: str | None = None
     default_region: str | None = None
+    dns: DnsOptions = field(default_factory=DnsOptions)
     debug: bool = False
     argv: list[str] = field(default_factory=list)
 
@@ -144,6 +146,9 @@ def _run_stages(
     inputs_meta: list[dict[str, Any]] = []
     row_rejects: list[pl.DataFrame] = []  # validation rejects, per input
     fixes: list[pl.DataFrame] = []
+    resolver = open_resolver(opts.dns, store)  # one per run: each domain is asked once
+    verdict_counts: dict[str, int] = {}
+    reason_counts: dict[str, int] = {}
     with tempfile.TemporaryDirectory(prefix="listhygiene-") as tmp:
         reader = read_inputs(paths, rules.ingest, Path(tmp))
         index = 0
@@ -158,11 +163,17 @@ def _run_stages(
                 mapped = map_columns(table, preset)
             with clock.stage("validate"):
                 validated = contacts_validated(mapped.frame, preset, rules, opts.default_region)
+            with clock.stage("deliverability"):
+                checked = contacts_deliverability(validated.contacts, rules, resolver)
+                for col, counts in (("verdict", verdict_counts), ("verdict_reason", reason_counts)):
+                    for value, n in checked[col].value_counts().iter_rows():
+                        key = value if value is not None else "none"
+                        counts[key] = counts.get(key, 0) + n
             with clock.stage("store_raw"):
                 raw_name = store.save_raw(run_id, index, table.frame)
                 if opts.debug:  # an analyst can query what each stage made of each file
                     store.save_raw(run_id, index, mapped.frame, stage="mapped")
-                    store.save_raw(run_id, index, validated.contacts, stage="validated")
+                    store.save_raw(run_id, index, checked, stage="validated")
             info = {
                 "source_file": table.source_file,
                 "sha256": table.sha256,
@@ -225,6 +236,11 @@ def _run_stages(
         "inputs": inputs_meta,
         "outputs": out.describe(),
         "stages": clock.seconds,
+        "deliverability": {
+            "dns": opts.dns.mode,
+            "verdicts": dict(sorted(verdict_counts.items())),
+            "verdict_reasons": dict(sorted(reason_counts.items())),
+        },
         "reconciliation": {
             "input_rows": input_rows,
             "rejected": rejected,

@@ -247,7 +247,7 @@ def test_rules_check_lists_every_problem_at_once(runner, tmp_path):
     assert result.stderr == "\n".join(
         [
             "Error: The rules have 5 problems:",
-            f"  - {bad / 'extra.toml'}: unknown rules file; the files listhygiene reads are ingest.toml, fields.toml, statuses.toml and presets/*.toml.",
+            f"  - {bad / 'extra.toml'}: unknown rules file; the files listhygiene reads are ingest.toml, fields.toml, statuses.toml, deliverability.toml and presets/*.toml.",
             f"  - {bad / 'ingest.toml'} [limits]: `max_field_bytes` must be at least 1, not 0.",
             f"  - {bad / 'ingest.toml'} [limits]: `max_rows_per_file` must be a whole number, not 'many'.",
             f"  - {bad / 'ingest.toml'} [limits]: unknown key `speed`; remove it or check its spelling.",
@@ -307,10 +307,17 @@ def test_sample_rejects_match_the_reviewed_golden_file(runner, tmp_path):
 def test_check_email_prints_one_json_line_per_address_in_order(runner):
     result = runner.invoke(
         main,
-        ["check-email", "Ann <Ann@Example.COM>", "-", "ann@@example.com"],
+        ["check-email", "Ann <Ann@Example.COM>", "-", "ann@@example.com", "--dns", "off"],
         input="x@localhost\n",
     )
     assert result.exit_code == 0
+    no_flags = {
+        "role_account": None,
+        "disposable": None,
+        "free_provider": None,
+        "did_you_mean": None,
+        "dns_status": "not_checked",
+    }
     assert [json.loads(line) for line in result.stdout.splitlines()] == [
         {
             "input": "Ann <Ann@Example.COM>",
@@ -320,6 +327,13 @@ def test_check_email_prints_one_json_line_per_address_in_order(runner):
             "error": None,
             "reason": None,
             "fixes": ["display_name"],
+            "role_account": False,
+            "disposable": False,
+            "free_provider": False,
+            "did_you_mean": None,
+            "dns_status": "not_checked",
+            "verdict": "unknown",
+            "verdict_reason": None,
         },
         {
             "input": "x@localhost",
@@ -329,6 +343,9 @@ def test_check_email_prints_one_json_line_per_address_in_order(runner):
             "error": "The part after the @-sign is not valid. It should have a period.",
             "reason": "domain_missing_period",
             "fixes": [],
+            **no_flags,
+            "verdict": "invalid",
+            "verdict_reason": "failed_syntax_check",
         },
         {
             "input": "ann@@example.com",
@@ -338,6 +355,9 @@ def test_check_email_prints_one_json_line_per_address_in_order(runner):
             "error": "The part after the @-sign contains invalid characters: '@'.",
             "reason": "domain_invalid_characters",
             "fixes": [],
+            **no_flags,
+            "verdict": "invalid",
+            "verdict_reason": "failed_syntax_check",
         },
     ]
 
@@ -357,7 +377,16 @@ def test_check_email_survives_undecodable_argument_bytes(tmp_path):
     import sys
 
     out = subprocess.run(
-        [sys.executable, "-m", "listhygiene", "check-email", b"\xff@x.com", "a@b.co"],
+        [
+            sys.executable,
+            "-m",
+            "listhygiene",
+            "check-email",
+            b"\xff@x.com",
+            "a@b.co",
+            "--dns",
+            "off",
+        ],
         capture_output=True,
         check=True,
     ).stdout

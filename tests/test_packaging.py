@@ -35,6 +35,7 @@ def test_wheel_installs_and_finds_its_default_rules(tmp_path: Path) -> None:
     assert "listhygiene/rules/ingest.toml" in names
     assert "listhygiene/rules/presets/mailchimp.toml" in names
     assert "listhygiene/schemas/rejects.py" in names
+    assert "listhygiene/rules/lists/aftership-role.txt" in names
     entry = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert "listhygiene = listhygiene.cli:main" in zipfile.ZipFile(wheel).read(entry).decode()
 
