@@ -24,6 +24,7 @@ import polars as pl
 from . import __version__
 from .deliverability import DnsOptions, contacts_deliverability, open_resolver
 from .errors import ListHygieneError
+from .flags import list_sources
 from .ingest import RawTable, expand_paths, read_inputs
 from .outputs import OutputDir
 from .presets import MappedTable, detect_preset, map_columns
@@ -230,7 +231,7 @@ def _run_stages(
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "outcome": "succeeded",
         "command": opts.argv,
-        "versions": versions(),
+        "versions": {**versions(), "lists": list_sources()},
         "rules": {"hash": rules.hash, "sources": list(rules.sources)},
         "store": str(opts.db),
         "inputs": inputs_meta,
