@@ -27,23 +27,18 @@
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import json
-import os
-import platform
 import random
 import statistics
-import subprocess
 import sys
 import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-import email_validator
 import polars as pl
 from email_validator import EmailNotValidError, validate_email
+from machine import machine_info  # bench/ is the script's folder, first on sys.path
 
 from listhygiene.emails import validate_emails
 
@@ -226,25 +221,6 @@ def disagreements(frame: pl.DataFrame, reference: list[Reference], rows: list[in
     ]
 
 
-def machine() -> dict[str, Any]:
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
-        ).stdout.strip()
-    except OSError:
-        commit = ""
-    return {
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "python": platform.python_version(),
-        "polars": pl.__version__,
-        "email_validator": email_validator.__version__,
-        "listhygiene": importlib.metadata.version("listhygiene"),
-        "git_commit": commit,
-    }
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=1_000_000)
@@ -300,7 +276,7 @@ def main() -> int:
     cold, median = runs[0], statistics.median(runs)
     result = {
         "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "machine": machine(),
+        "machine": machine_info("polars", "email-validator"),
         "params": {
             "generator_version": GENERATOR_VERSION,
             "n": args.n,

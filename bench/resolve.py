@@ -36,20 +36,18 @@ REPO = BENCH.parent
 sys.path.insert(0, str(REPO / "tests"))  # dns_server.py, shared with the tests
 
 import argparse  # noqa: E402
-import importlib.metadata  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
-import platform  # noqa: E402
 import shutil  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from datetime import UTC, datetime  # noqa: E402
-from typing import Any  # noqa: E402
 
 import polars as pl  # noqa: E402
 from dns_server import SETUP_HINT, KnotServer, zone_text  # noqa: E402
+from machine import machine_info  # noqa: E402  (bench/, first on sys.path)
 
 from listhygiene import dns as ld  # noqa: E402
 from listhygiene.store import Store  # noqa: E402
@@ -125,30 +123,12 @@ def warm_path(store: Store, emails: pl.Series) -> tuple[float, dict[str, float],
     return t3 - t0, parts, frame.height, resolver.hits
 
 
-def machine() -> dict[str, Any]:
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
-        ).stdout.strip()
-    except OSError:
-        commit = ""
+def knot_version() -> str:
     knotd = shutil.which("knotd") or "/usr/sbin/knotd"
     try:
-        knot = subprocess.run([knotd, "--version"], capture_output=True, text=True).stdout.strip()
+        return subprocess.run([knotd, "--version"], capture_output=True, text=True).stdout.strip()
     except OSError:
-        knot = ""
-    return {
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "python": platform.python_version(),
-        "polars": pl.__version__,
-        "dnspython": importlib.metadata.version("dnspython"),
-        "duckdb": importlib.metadata.version("duckdb"),
-        "knot": knot,
-        "listhygiene": importlib.metadata.version("listhygiene"),
-        "git_commit": commit,
-    }
+        return ""
 
 
 def main() -> int:
@@ -234,7 +214,7 @@ def main() -> int:
 
     result = {
         "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "machine": machine(),
+        "machine": machine_info("polars", "dnspython", "duckdb", knot=knot_version()),
         "params": {
             "domains": args.domains,
             "contacts": args.contacts,

@@ -24,10 +24,8 @@ subprocess failed (its stderr is printed), 2 on bad usage.
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -39,10 +37,10 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # so `generate` imports from anywhere
 import generate
+from machine import machine_info
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -150,39 +148,6 @@ def run_pipeline_once(command: list[str], work: Path) -> PipelineRun:
 # ---------------------------------------------------------------- reporting
 
 
-def machine_info() -> dict[str, Any]:
-    mem_total_mb = None
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem_total_mb = round(int(line.split()[1]) / 1024)
-    except OSError:
-        pass
-    try:
-        listhygiene_version = importlib.metadata.version("listhygiene")
-    except importlib.metadata.PackageNotFoundError:
-        listhygiene_version = None
-    try:  # the commit id, when there is one (not before the first commit)
-        git = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
-        )
-        commit = git.stdout.strip() or None if git.returncode == 0 else None
-    except OSError:
-        commit = None
-    return {
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": len(os.sched_getaffinity(0)),
-        "mem_total_mb": mem_total_mb,
-        "python": platform.python_version(),
-        "duckdb": duckdb.__version__,
-        "polars": pl.__version__,
-        "listhygiene": listhygiene_version,
-        "git_commit": commit,
-    }
-
-
 def median(values: list[float]) -> float:
     return round(statistics.median(values), 4)
 
@@ -282,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
 
     result: dict[str, Any] = {
         "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "machine": machine_info(),
+        "machine": machine_info("duckdb", "polars"),
         "params": {**stamp["params"], "repeat": args.repeat, "as_of": AS_OF},
         "input_files": {p.name: rows_per_file[p.name] for p in contacts_files},
         "input_rows": input_rows,
