@@ -92,6 +92,7 @@ import polars as pl
 
 from .errors import ListHygieneError, RulesError
 from .presets import OUTPUT_COLUMNS, Preset, json_string_expr, split_tags_expr
+from .rulefile import RuleTable, unknown_tables
 
 STATUSES = ("active", "unsubscribed", "bounced", "complained")
 POLICIES = ("fix", "reject")
@@ -194,82 +195,45 @@ def status_key(value: str) -> str:
     return re.sub(r"[\s_-]+", "_", value.strip().lower())
 
 
-class _Table:
-    """Typed reads from one TOML table that record problems instead of raising."""
-
-    def __init__(self, doc: dict[str, Any], name: str, where: str, problems: list[str]):
-        self.where, self.problems = f"{where} [{name}]", problems
-        v = doc.get(name)
-        if not isinstance(v, dict):
-            problems.append(f"{where}: missing table [{name}]; add it (the default file has it).")
-            v = {}
-        self.data: dict[str, Any] = v
-        self.used: set[str] = set()
-        self.present = bool(v) or name in doc
-
-    def _missing(self, key: str) -> bool:
-        self.used.add(key)
-        if key not in self.data:
-            if self.present:
-                self.problems.append(f"{self.where}: missing key `{key}`.")
-            return True
-        return False
-
-    def int(self, key: str, default: int, minimum: int = 1) -> int:
-        if self._missing(key):
-            return default
-        v = self.data[key]
-        if isinstance(v, bool) or not isinstance(v, int) or v < minimum:
-            self.problems.append(
-                f"{self.where}: `{key}` must be a whole number of at least {minimum}, not {v!r}."
-            )
-            return default
-        return v
+class _Table(RuleTable):
+    """A rules table that also reads a `fix`/`reject` policy."""
 
     def policy(self, key: str = "policy") -> str:
-        if self._missing(key):
+        v = self.get(key)
+        if v is None:
             return "fix"
-        v = self.data[key]
         if v not in POLICIES:
-            self.problems.append(
-                f'{self.where}: `{key}` must be "fix" (change the value to fit and warn) or '
-                f'"reject" (reject the row), not {v!r}.'
+            self.bad(
+                key,
+                '"fix" (change the value to fit and warn) or "reject" (reject the row)',
+                v,
             )
             return "fix"
         return v
-
-    def finish(self, keys: str) -> None:
-        for key in sorted(set(self.data) - self.used):
-            self.problems.append(f"{self.where}: unknown key `{key}`; the keys are {keys}.")
 
 
 def parse_field_rules(doc: dict[str, Any], where: str, problems: list[str]) -> FieldRules:
     """Validate rules/fields.toml; append every problem to `problems` (never raises)."""
     tables = (*TEXT_LIMITED, "tags", "custom_fields", "social_profiles")
-    for key in sorted(set(doc) - set(tables)):
-        problems.append(
-            f"{where}: unknown table [{key}]; the tables are "
-            + ", ".join(f"[{t}]" for t in tables)
-            + "."
-        )
+    problems.extend(unknown_tables(doc, tables, where))
     defaults = {"first_name": 100, "last_name": 100, "phone": 50, "company": 150}
     text: dict[str, TextLimit] = {}
     for name in TEXT_LIMITED:
         t = _Table(doc, name, where, problems)
         text[name] = TextLimit(t.int("max_chars", defaults.get(name, 100)), t.policy())
-        t.finish("max_chars and policy")
+        t.finish()
     tags = _Table(doc, "tags", where, problems)
     max_tags, tags_policy = tags.int("max_count", 50), tags.policy()
-    tags.finish("max_count and policy")
+    tags.finish()
     custom = _Table(doc, "custom_fields", where, problems)
-    max_keys, max_bytes = custom.int("max_keys", 20), custom.int("max_bytes", 8192, minimum=2)
+    max_keys, max_bytes = custom.int("max_keys", 20), custom.int("max_bytes", 8192, lo=2)
     custom_policy = custom.policy()
-    custom.finish("max_keys, max_bytes and policy")
+    custom.finish()
     social = _Table(doc, "social_profiles", where, problems)
     networks = _networks(social)
     max_social, social_policy = social.int("max_chars", 500), social.policy()
     unknown_policy = social.policy("unknown_policy")
-    social.finish("networks, max_chars, policy and unknown_policy")
+    social.finish()
     return FieldRules(
         text=text,
         max_tags=max_tags,
@@ -285,9 +249,9 @@ def parse_field_rules(doc: dict[str, Any], where: str, problems: list[str]) -> F
 
 
 def _networks(t: _Table) -> tuple[str, ...]:
-    if t._missing("networks"):
+    v = t.get("networks")
+    if v is None:
         return SOCIAL_NETWORKS
-    v = t.data["networks"]
     ok = isinstance(v, list) and v and all(isinstance(x, str) and _CODE_RE.match(x) for x in v)
     if not ok:
         t.problems.append(

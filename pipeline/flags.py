@@ -99,6 +99,7 @@ import idna
 import polars as pl
 
 from .errors import RulesError
+from .rulefile import RuleTable, unknown_tables
 
 __all__ = [
     "REASONS",
@@ -280,84 +281,8 @@ class DeliverabilityRules:
         return any(p in block for p in chain)
 
 
-class _Table:
-    """Typed reads from one TOML table; every problem is recorded, nothing raises."""
-
-    def __init__(self, doc: dict[str, Any], name: str, where: str, problems: list[str]):
-        self.name, self.where, self.problems = name, f"{where} [{name}]", problems
-        v = doc.get(name)
-        if v is None:
-            problems.append(f"{where}: missing table [{name}]; add it (the default file has it).")
-        elif not isinstance(v, dict):
-            problems.append(f"{where}: `{name}` must be a table [{name}], not {v!r}.")
-        if not isinstance(v, dict):
-            v = {}
-        self.present = isinstance(doc.get(name), dict)
-        self.data: dict[str, Any] = v
-        self.used: list[str] = []
-
-    def _get(self, key: str) -> Any:
-        self.used.append(key)
-        if key not in self.data:
-            if self.present:
-                self.problems.append(f"{self.where}: missing key `{key}`; add it.")
-            return None
-        return self.data[key]
-
-    def bool(self, key: str, default: bool) -> bool:
-        v = self._get(key)
-        if v is None:
-            return default
-        if not isinstance(v, bool):
-            self.problems.append(f"{self.where}: `{key}` must be true or false, not {v!r}.")
-            return default
-        return v
-
-    def int(self, key: str, default: int, lo: int, hi: int | None = None) -> int:
-        v = self._get(key)
-        if v is None:
-            return default
-        bad = isinstance(v, bool) or not isinstance(v, int) or v < lo or (hi is not None and v > hi)
-        if bad:
-            span = f"at least {lo}" if hi is None else f"from {lo} to {hi}"
-            self.problems.append(f"{self.where}: `{key}` must be a whole number {span}, not {v!r}.")
-            return default
-        return v
-
-    def share(self, key: str, default: float) -> float:
-        v = self._get(key)
-        if v is None:
-            return default
-        if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= 1:
-            self.problems.append(
-                f"{self.where}: `{key}` must be a number from 0 to 1 (0.001 is 0.1%), not {v!r}."
-            )
-            return default
-        return float(v)
-
-    def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
-        v = self._get(key)
-        if v is None:
-            return default
-        if v not in choices:
-            listed = ", ".join(f'"{c}"' for c in choices)
-            self.problems.append(f"{self.where}: `{key}` must be one of {listed}, not {v!r}.")
-            return default
-        return v
-
-    def strings(self, key: str) -> list[str]:
-        v = self._get(key)
-        if v is None:
-            return []
-        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
-            self.problems.append(f"{self.where}: `{key}` must be a list of strings, not {v!r}.")
-            return []
-        dupes = sorted({x for x in v if v.count(x) > 1})
-        if dupes:
-            self.problems.append(
-                f"{self.where}: `{key}` lists {', '.join(dupes)} more than once; keep one."
-            )
-        return list(dict.fromkeys(v))
+class _Table(RuleTable):
+    """A rules table that also reads domain names and bundled-list names."""
 
     def domains(self, key: str) -> list[str]:
         out: list[str] = []
@@ -383,12 +308,6 @@ class _Table:
                     f"{', '.join(sorted(choices))}."
                 )
         return tuple(out)
-
-    def finish(self) -> None:
-        for key in sorted(set(self.data) - set(self.used)):
-            self.problems.append(
-                f"{self.where}: unknown key `{key}`; the keys are {', '.join(self.used)}."
-            )
 
 
 def _rules_domain(value: str) -> str | None:
@@ -416,12 +335,7 @@ def parse_deliverability_rules(
 ) -> DeliverabilityRules:
     """Validate rules/deliverability.toml; append every problem to `problems` (never raises)."""
     tables = ("disposable", "role", "free", "typo", "verdict")
-    for key in sorted(set(doc) - set(tables)):
-        problems.append(
-            f"{where}: unknown table [{key}]; the tables are "
-            + ", ".join(f"[{t}]" for t in tables)
-            + "."
-        )
+    problems.extend(unknown_tables(doc, tables, where))
 
     t = _Table(doc, "disposable", where, problems)
     use_package = t.bool("use_package", True)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import RulesError
+from .rulefile import RuleTable, unknown_tables
 
 RULE_FILES = ("ingest.toml", "fields.toml", "statuses.toml", "deliverability.toml")
 
@@ -73,71 +74,20 @@ def _collect_files(base: Path, overlay: Path | None, problems: list[str]) -> dic
     return found
 
 
-class _Section:
-    """Typed reads from one TOML table that record problems instead of raising."""
-
-    def __init__(self, data: dict[str, Any], where: str, problems: list[str]):
-        self.data, self.where, self.problems = data, where, problems
-        self.used: set[str] = set()
-
-    def int(self, key: str, minimum: int = 0) -> int:
-        self.used.add(key)
-        v = self.data.get(key)
-        if isinstance(v, bool) or not isinstance(v, int):
-            self.problems.append(f"{self.where}: `{key}` must be a whole number, not {v!r}.")
-            return minimum
-        if v < minimum:
-            self.problems.append(f"{self.where}: `{key}` must be at least {minimum}, not {v}.")
-        return v
-
-    def str(self, key: str) -> str:
-        self.used.add(key)
-        v = self.data.get(key)
-        if not isinstance(v, str) or not v:
-            self.problems.append(f"{self.where}: `{key}` must be a non-empty string, not {v!r}.")
-            return ""
-        return v
-
-    def str_list(self, key: str) -> tuple[str, ...]:
-        self.used.add(key)
-        v = self.data.get(key)
-        if not isinstance(v, list) or not v or not all(isinstance(x, str) and x for x in v):
-            self.problems.append(f"{self.where}: `{key}` must be a list of non-empty strings.")
-            return ()
-        return tuple(v)
-
-    def finish(self) -> None:
-        for key in sorted(set(self.data) - self.used):
-            self.problems.append(
-                f"{self.where}: unknown key `{key}`; remove it or check its spelling."
-            )
-
-
-def _table(doc: dict[str, Any], name: str, where: str, problems: list[str]) -> dict[str, Any]:
-    v = doc.get(name)
-    if not isinstance(v, dict):
-        problems.append(f"{where}: missing table [{name}].")
-        return {}
-    return v
-
-
 def _parse_ingest(doc: dict[str, Any], where: str, problems: list[str]) -> IngestRules:
-    for key in sorted(set(doc) - {"limits", "csv", "store"}):
-        problems.append(
-            f"{where}: unknown table [{key}]; the tables are [limits], [csv] and [store]."
-        )
-    lim = _Section(_table(doc, "limits", where, problems), f"{where} [limits]", problems)
-    csv = _Section(_table(doc, "csv", where, problems), f"{where} [csv]", problems)
-    store = _Section(_table(doc, "store", where, problems), f"{where} [store]", problems)
+    problems.extend(unknown_tables(doc, ("limits", "csv", "store"), where))
+    lim = RuleTable(doc, "limits", where, problems)
+    csv = RuleTable(doc, "csv", where, problems)
+    store = RuleTable(doc, "store", where, problems)
     rules = IngestRules(
-        max_field_bytes=lim.int("max_field_bytes", 1),
-        max_rows_per_file=lim.int("max_rows_per_file", 1),
-        max_columns=lim.int("max_columns", 1),
-        max_decompressed_bytes=lim.int("max_decompressed_bytes", 1),
-        delimiters=csv.str_list("delimiters"),
-        sniff_bytes=csv.int("sniff_bytes", 1024),
-        fallback_encoding=csv.str("fallback_encoding"),
-        keep_raw_runs=store.int("keep_raw_runs", 1),
+        max_field_bytes=lim.int("max_field_bytes", 131072),
+        max_rows_per_file=lim.int("max_rows_per_file", 50_000_000),
+        max_columns=lim.int("max_columns", 2000),
+        max_decompressed_bytes=lim.int("max_decompressed_bytes", 16 << 30),
+        delimiters=tuple(csv.strings("delimiters", non_empty=True)) or (",", ";", "\t", "|"),
+        sniff_bytes=csv.int("sniff_bytes", 262144, lo=1024),
+        fallback_encoding=csv.text("fallback_encoding", "cp1252"),
+        keep_raw_runs=store.int("keep_raw_runs", 3),
     )
     for section in (lim, csv, store):
         section.finish()

@@ -157,7 +157,7 @@ def test_parse_field_rules_collects_every_problem() -> None:
         "my/fields.toml [first_name]: `max_chars` must be a whole number of at least 1, not 0.",
         'my/fields.toml [last_name]: `policy` must be "fix" (change the value to fit and warn) or "reject" (reject the row), not \'truncate\'.',
         "my/fields.toml [company]: unknown key `colour`; the keys are max_chars and policy.",
-        "my/fields.toml [job_title]: missing key `max_chars`.",
+        "my/fields.toml [job_title]: missing key `max_chars`; add it.",
         "my/fields.toml: missing table [source]; add it (the default file has it).",
         "my/fields.toml [tags]: `max_count` must be a whole number of at least 1, not '50'.",
         "my/fields.toml [custom_fields]: `max_bytes` must be a whole number of at least 2, not True.",

@@ -164,11 +164,11 @@ def test_rules_problems_are_all_collected_at_once() -> None:
         "d.toml [role]: `add` entry 'a@b' must be the part before the @-sign, such as \"info\", without @ or spaces.",
         "d.toml [role]: `remove` entry 'info+x' holds a +, which never matches while strip_plus_tag is true (the tag is removed first); write it without the tag.",
         "d.toml [free]: missing key `remove`; add it.",
-        "d.toml [typo]: `top_k` must be a whole number at least 0, not -1.",
+        "d.toml [typo]: `top_k` must be a whole number of at least 0, not -1.",
         "d.toml [typo]: `min_share` must be a number from 0 to 1 (0.001 is 0.1%), not 2.",
         "d.toml [typo]: `multi_label_suffixes` entry 'uk' must be a suffix of two or more labels such as \"co.uk\".",
         "d.toml [typo]: `long_max_distance` (0) must be at least `short_max_distance` (1).",
-        "d.toml [typo]: unknown key `colour`; the keys are enabled, providers, suggest_anyway, top_k, min_count, min_share, min_name_length, long_name_length, short_max_distance, long_max_distance, suffix_max_distance, country_code_suffix_typos, multi_label_suffixes.",
+        "d.toml [typo]: unknown key `colour`; the keys are enabled, providers, suggest_anyway, top_k, min_count, min_share, min_name_length, long_name_length, short_max_distance, long_max_distance, suffix_max_distance, country_code_suffix_typos and multi_label_suffixes.",
         'd.toml [verdict]: `role_account` must be one of "invalid", "risky", "unknown", "ignore", not \'maybe\'.',
         'd.toml [verdict]: `suppressed` must be one of "invalid", "keep", not \'valid\'.',
     ]
@@ -186,7 +186,7 @@ def test_rules_missing_tables_and_bad_values() -> None:
     assert problems == [
         "d.toml: `role` must be a table [role], not ['info'].",
         "d.toml [typo]: yaho.com is in both `providers` and `suggest_anyway`; keep each in one of them.",
-        "d.toml [typo]: `min_count` must be a whole number at least 1, not True.",
+        "d.toml [typo]: `min_count` must be a whole number of at least 1, not True.",
         "d.toml [typo]: `short_max_distance` must be a whole number from 0 to 3, not 4.",
         "d.toml: missing table [verdict]; add it (the default file has it).",
     ]
