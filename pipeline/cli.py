@@ -277,8 +277,8 @@ def _summary(manifest: dict[str, Any], out: Path, reporter: Reporter) -> None:
             f"[{i['format']}, {i['encoding'] or '-'}, preset {i['preset']}]"
         )
     lines.append(
-        f"Rows read: {rec['input_rows']:,}; rejected: {rec['rejected']:,}; "
-        f"accepted: {rec['accepted']:,}."
+        f"Rows read: {rec['input_rows']:,}; rejected: {rec['rejected']:,}; duplicates merged: "
+        f"{rec['duplicates_merged']:,}; unique contacts: {rec['unique_contacts']:,}."
     )
     lines.append(
         f"Outputs in {out}/: "

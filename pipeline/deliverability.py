@@ -14,7 +14,7 @@ from typing import Any
 
 import polars as pl
 
-from .dns import Resolver, check_frame, domain_key, resolver_for
+from .dns import REASONS, Resolver, check_frame, domain_key, resolver_for
 from .flags import address_flags, verdicts
 from .ruleset import RuleSet
 
@@ -52,6 +52,18 @@ def open_resolver(options: DnsOptions, store: Any) -> Resolver | None:
         timeout=options.timeout,
         budget=options.budget,
     )
+
+
+def verdicts_rechecked(contacts: pl.DataFrame, rules: RuleSet) -> pl.DataFrame:
+    """The verdict again for merged contacts, whose status may have changed (a merged-in
+    unsubscribe makes the contact suppressed); flags and DNS results are kept."""
+    again = contacts.with_columns(
+        pl.col("dns_status")
+        .replace_strict(REASONS, default=None, return_dtype=pl.String)
+        .alias("dns_reason"),
+        (pl.col("dns_status") != "not_checked").alias("dns_checked"),
+    )
+    return verdicts(again, rules.deliverability).drop("dns_reason", "dns_checked")
 
 
 def _with_domain(frame: pl.DataFrame) -> pl.DataFrame:

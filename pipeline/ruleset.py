@@ -18,7 +18,7 @@ from typing import Any
 from .errors import RulesError
 from .rulefile import RuleTable, unknown_tables
 
-RULE_FILES = ("ingest.toml", "fields.toml", "statuses.toml", "deliverability.toml")
+RULE_FILES = ("ingest.toml", "fields.toml", "statuses.toml", "deliverability.toml", "merge.toml")
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class RuleSet:
     fields: Any  # fields.FieldRules
     statuses: Any  # fields.StatusRules
     deliverability: Any  # flags.DeliverabilityRules
+    merge: Any  # merge.MergeRules
     presets: dict[str, Any]  # name -> presets.Preset
     files: dict[str, bytes] = field(repr=False)  # relative path -> bytes, for the hash
     sources: tuple[str, ...] = ()
@@ -114,6 +115,7 @@ def load_rules(overlay: Path | None = None) -> RuleSet:
     # Each rules file is parsed by the module that applies it.
     from .fields import parse_field_rules, parse_status_rules
     from .flags import parse_deliverability_rules
+    from .merge import parse_merge_rules
     from .presets import parse_preset
 
     problems: list[str] = []
@@ -150,6 +152,9 @@ def load_rules(overlay: Path | None = None) -> RuleSet:
         str(files.get("deliverability.toml", base / "deliverability.toml")),
         problems,
     )
+    merge = parse_merge_rules(
+        docs.get("merge.toml", {}), str(files.get("merge.toml", base / "merge.toml")), problems
+    )
     presets: dict[str, Any] = {}
     for rel in sorted(files):
         if rel.startswith("presets/") and rel in docs:
@@ -166,6 +171,7 @@ def load_rules(overlay: Path | None = None) -> RuleSet:
         fields=fields,
         statuses=statuses,
         deliverability=deliverability,
+        merge=merge,
         presets=presets,
         files=raw,
         sources=sources,

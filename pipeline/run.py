@@ -22,10 +22,17 @@ from typing import Any
 import polars as pl
 
 from . import __version__
-from .deliverability import DnsOptions, contacts_deliverability, open_resolver
+from .contacts import contacts_csv, contacts_table
+from .deliverability import (
+    DnsOptions,
+    contacts_deliverability,
+    open_resolver,
+    verdicts_rechecked,
+)
 from .errors import ListHygieneError
 from .flags import list_sources
 from .ingest import RawTable, expand_paths, read_inputs
+from .merge import contacts_merged
 from .outputs import OutputDir
 from .presets import MappedTable, detect_preset, map_columns
 from .ruleset import RuleSet, load_rules
@@ -148,8 +155,7 @@ def _run_stages(
     row_rejects: list[pl.DataFrame] = []  # validation rejects, per input
     fixes: list[pl.DataFrame] = []
     resolver = open_resolver(opts.dns, store)  # one per run: each domain is asked once
-    verdict_counts: dict[str, int] = {}
-    reason_counts: dict[str, int] = {}
+    accepted: list[pl.DataFrame] = []  # validated, checked rows of every input
     with tempfile.TemporaryDirectory(prefix="listhygiene-") as tmp:
         reader = read_inputs(paths, rules.ingest, Path(tmp))
         index = 0
@@ -166,10 +172,7 @@ def _run_stages(
                 validated = contacts_validated(mapped.frame, preset, rules, opts.default_region)
             with clock.stage("deliverability"):
                 checked = contacts_deliverability(validated.contacts, rules, resolver)
-                for col, counts in (("verdict", verdict_counts), ("verdict_reason", reason_counts)):
-                    for value, n in checked[col].value_counts().iter_rows():
-                        key = value if value is not None else "none"
-                        counts[key] = counts.get(key, 0) + n
+            accepted.append(checked)
             with clock.stage("store_raw"):
                 raw_name = store.save_raw(run_id, index, table.frame)
                 if opts.debug:  # an analyst can query what each stage made of each file
@@ -204,6 +207,12 @@ def _run_stages(
             fixes.append(validated.fixes)
             index += 1
         progress("Reading inputs", len(paths), len(paths))
+    with clock.stage("merge"):
+        file_order = {t.source_file: i for i, (t, _) in enumerate(tables)}
+        merged = contacts_merged(
+            pl.concat(accepted, how="vertical_relaxed"), file_order, rules.merge
+        )
+        contacts = verdicts_rechecked(merged.contacts, rules)
     with clock.stage("store_raw"):
         store.wait_raw()  # the part of the raw-row writes the stages above did not hide
     with clock.stage("write"):
@@ -218,6 +227,10 @@ def _run_stages(
         if failures.height:  # a bug in a stage, not in the input: never write a bad rejects file
             raise RuntimeError(f"rejects.csv failed its schema: {failures.head(5).rows()}")
         out.write_csv("rejects.csv", rejects)
+        out.write_parquet("contacts.parquet", contacts_table(contacts))
+        out.write_csv("contacts.csv", contacts_csv(contacts))
+        out.write_csv("duplicates.csv", merged.duplicates)
+        out.write_csv("possible_duplicates.csv", merged.possible_duplicates)
         out.write_csv(
             "fixes.csv",
             pl.concat(fixes, how="vertical") if fixes else pl.DataFrame(schema=FIX_SCHEMA),
@@ -239,18 +252,26 @@ def _run_stages(
         "stages": clock.seconds,
         "deliverability": {
             "dns": opts.dns.mode,
-            "verdicts": dict(sorted(verdict_counts.items())),
-            "verdict_reasons": dict(sorted(reason_counts.items())),
+            "verdicts": _counts(contacts["verdict"]),
+            "verdict_reasons": _counts(contacts["verdict_reason"]),
         },
         "reconciliation": {
             "input_rows": input_rows,
             "rejected": rejected,
-            "accepted": input_rows - rejected,
+            "duplicates_merged": merged.duplicates_merged,
+            "unique_contacts": contacts.height,
         },
         "warnings": warnings,
     }
     out.commit(manifest)
     return RunResult(run_id=run_id, exit_code=0, manifest=manifest, warnings=warnings)
+
+
+def _counts(column: pl.Series) -> dict[str, int]:
+    return {
+        (k if k is not None else "none"): n
+        for k, n in sorted(column.value_counts().iter_rows(), key=lambda kv: str(kv[0]))
+    }
 
 
 def stderr_is_terminal() -> bool:

@@ -91,6 +91,9 @@ def contacts_validated(
     base = normalized.frame.with_columns(
         verdicts["email"],
         verdicts["email_key"],
+        verdicts["input"].alias(
+            "email_input"
+        ),  # the raw cell: duplicates.csv says how rows matched
         pl.int_range(pl.len(), dtype=pl.UInt32).alias("__pos"),
     )
     keys = frame.select("source_file", pl.col("source_row").alias("row"))

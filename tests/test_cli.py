@@ -70,17 +70,37 @@ def test_run_on_the_sample_accounts_for_every_row(runner, tmp_path):
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     rec = manifest["reconciliation"]
     assert rec["input_rows"] == sum(i["input_rows"] for i in manifest["inputs"])
-    assert rec["input_rows"] == rec["rejected"] + rec["accepted"]
+    assert rec["input_rows"] == rec["rejected"] + rec["duplicates_merged"] + rec["unique_contacts"]
     rejects = (tmp_path / "out" / "rejects.csv").read_text().splitlines()
     assert rejects[0] == "source_file,row,email,field,error,reason"
     assert len(rejects) - 1 == rec["rejected"]
     assert {i["preset"] for i in manifest["inputs"]} >= {"mailchimp", "generic", "misarmail"}
-    assert [o["path"] for o in manifest["outputs"]] == ["fixes.csv", "rejects.csv"]
+    assert [o["path"] for o in manifest["outputs"]] == [
+        "contacts.csv",
+        "contacts.parquet",
+        "duplicates.csv",
+        "fixes.csv",
+        "possible_duplicates.csv",
+        "rejects.csv",
+    ]
+    contacts = (tmp_path / "out" / "contacts.csv").read_text().splitlines()
+    assert len(contacts) - 1 == rec["unique_contacts"]
+    duplicates = (tmp_path / "out" / "duplicates.csv").read_text().splitlines()
+    assert len(duplicates) - 1 == rec["duplicates_merged"]
     assert manifest["as_of"] == AS_OF
-    assert set(manifest["stages"]) >= {"ingest", "map", "validate", "store_raw", "write"}
+    assert set(manifest["stages"]) >= {
+        "ingest",
+        "map",
+        "validate",
+        "deliverability",
+        "merge",
+        "store_raw",
+        "write",
+    }
     assert result.stdout.startswith(f"Run {manifest['run_id']} (as of {AS_OF})\n")
     assert (
-        f"Rows read: {rec['input_rows']:,}; rejected: {rec['rejected']:,}; accepted: {rec['accepted']:,}."
+        f"Rows read: {rec['input_rows']:,}; rejected: {rec['rejected']:,}; duplicates merged: "
+        f"{rec['duplicates_merged']:,}; unique contacts: {rec['unique_contacts']:,}."
         in result.stdout
     )
     assert ledger(tmp_path) == [("succeeded", None)]
@@ -247,7 +267,7 @@ def test_rules_check_lists_every_problem_at_once(runner, tmp_path):
     assert result.stderr == "\n".join(
         [
             "Error: The rules have 5 problems:",
-            f"  - {bad / 'extra.toml'}: unknown rules file; the files listhygiene reads are ingest.toml, fields.toml, statuses.toml, deliverability.toml and presets/*.toml.",
+            f"  - {bad / 'extra.toml'}: unknown rules file; the files listhygiene reads are ingest.toml, fields.toml, statuses.toml, deliverability.toml, merge.toml and presets/*.toml.",
             f"  - {bad / 'ingest.toml'} [limits]: `max_field_bytes` must be a whole number of at least 1, not 0.",
             f"  - {bad / 'ingest.toml'} [limits]: `max_rows_per_file` must be a whole number of at least 1, not 'many'.",
             f"  - {bad / 'ingest.toml'} [limits]: unknown key `speed`; the keys are max_field_bytes, max_rows_per_file, max_columns and max_decompressed_bytes.",
@@ -393,3 +413,43 @@ def test_check_email_survives_undecodable_argument_bytes(tmp_path):
     first, second = out.splitlines()
     assert first.startswith(b'{"input": "\xff@x.com", "valid": false')
     assert json.loads(second)["email"] == "a@b.co"
+
+
+def test_an_unsubscribe_is_never_undone_by_a_later_subscribed_row(runner, tmp_path):
+    first = tmp_path / "a.csv"
+    first.write_text("email,status,first_name\nAnn@Example.com,unsubscribed,Ann\n")
+    second = tmp_path / "b.csv"
+    second.write_text("email,status,first_name,company\n ann@example.com ,subscribed,,Acme\n")
+    assert run(runner, tmp_path, str(first), str(second), "--dns", "off").exit_code == 0
+    out = tmp_path / "out"
+    import polars as pl
+
+    contacts = pl.read_parquet(out / "contacts.parquet")
+    assert contacts.select(
+        "email_key", "status", "first_name", "company", "verdict", "verdict_reason"
+    ).rows() == [("ann@example.com", "unsubscribed", "Ann", "Acme", "invalid", "suppressed")]
+    assert (out / "duplicates.csv").read_text().splitlines()[1:] == [
+        f"ann@example.com,{first},2,{second},2,whitespace,status"
+    ]
+    rec = json.loads((out / "manifest.json").read_text())["reconciliation"]
+    assert rec == {"input_rows": 2, "rejected": 0, "duplicates_merged": 1, "unique_contacts": 1}
+
+
+def test_data_outputs_are_byte_identical_across_reruns(runner, tmp_path):
+    assert run(runner, tmp_path, str(SAMPLE), out="one").exit_code == 0
+    assert run(runner, tmp_path, str(SAMPLE), out="two").exit_code == 0
+    one = {
+        p.name: p.read_bytes() for p in (tmp_path / "one").iterdir() if p.name != "manifest.json"
+    }
+    two = {
+        p.name: p.read_bytes() for p in (tmp_path / "two").iterdir() if p.name != "manifest.json"
+    }
+    assert set(one) == {
+        "contacts.csv",
+        "contacts.parquet",
+        "duplicates.csv",
+        "fixes.csv",
+        "possible_duplicates.csv",
+        "rejects.csv",
+    }
+    assert one == two

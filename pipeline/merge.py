@@ -1,0 +1,625 @@
+"""Merging (dedupe): one row per contact, the merged-away rows, possible duplicates.
+
+`contacts_merged(frame, file_order, rules)` takes the validated rows of every
+input (the columns of the validate stage plus `email_input`, the raw email
+cell before pre-cleaning) and merges the rows that share `email_key`, across
+files and within each. Everything is polars (sorts, group_by/agg, joins, list
+and string expressions); there is no per-row Python.
+
+Order of records
+----------------
+* **Input order** (which row represents the contact): the file's position on
+  the command line (`file_order`), then `source_row`. The **kept row** is the
+  contact's first occurrence in input order: its `source_file`/`source_row`
+  stay on the contact and every other row is a duplicate of it. The first
+  occurrence does not move when later files or rows are added, so duplicates.csv
+  stays stable from run to run.
+* **Recency** ("most recent", contract): by `last_changed`, else `created_at`,
+  else the later file on the command line, else the later row. Precisely,
+  records are sorted by the tuple (last_changed, created_at, file position,
+  source_row) with a missing time lowest: a record with a `last_changed` is
+  more recent than one without.
+
+Field rules (defaults; rules/merge.toml)
+----------------------------------------
+* `status`: the first status of `[status] precedence` (default complained >
+  bounced > unsubscribed > active) among the records. `status_reason` and
+  `status_changed_at` come from the records that have the winning status: the
+  most recent non-empty value among them. `active` must be last, so a
+  suppressed contact is never made active by a later record.
+* `created_at`: the earliest; `last_changed`: the latest.
+* `tags`: the union, de-duplicated ignoring case; the first spelling and the
+  first-seen order (input order, then the order inside the row) stay.
+  The union is not cut to the field limit (50 tags) here.
+* `custom_fields`: merged key by key: for each key the most recent record with
+  a non-null value gives it; keys in first-seen order. A JSON null is no
+  value. The merged object is not cut to the field limits here.
+* `phone` and `phone_valid` travel together (from the record giving the phone).
+* identity and deliverability columns: `email`, `email_key`, `source_file`,
+  `source_row` and the flags/verdict columns (`role_account`, `disposable`,
+  `free_provider`, `did_you_mean`, `dns_status`, `verdict`, `verdict_reason`)
+  are the kept row's. The deliverability stage runs per input today; its
+  verdict (reason `suppressed` included) must be recomputed on the merged
+  contacts, since the merged status can differ from the kept row's.
+* every other field (`first_name, last_name, company, job_title, source,
+  external_id, social_profiles`, and any extra column): the most recent
+  non-empty value (null or blank text never overwrites a value).
+  `social_profiles` is taken whole, not key by key.
+
+duplicates (duplicates.csv)
+---------------------------
+One row per merged-away row: `email_key, kept_source_file, kept_row,
+source_file, row, match, conflicts`. `match` compares the raw cells `a` (kept
+row) and `b` (this row); the first that holds wins, so when several
+differences combine the label names the most invasive one
+(pre-cleaned > whitespace > case > exact):
+
+* `exact`: `a == b`;
+* `case`: equal after lower-casing;
+* `whitespace`: equal after lower-casing and the whitespace steps of
+  pre-cleaning (zero-width characters removed anywhere; whitespace and NBSP
+  trimmed from both ends);
+* `pre-cleaned`: anything else with the same `email_key`: the other
+  pre-cleaning (display name, angle brackets, `mailto:`, trailing `.`, `,`,
+  `;`), or a difference email-validator's normalization removes (Unicode NFC,
+  an internationalized domain);
+* `possible`: (only with `merge_possible = true`) a different `email_key` with
+  the same canonical key.
+
+`conflicts` lists, `;`-joined in column order, the fields whose values are
+both non-null and differ between the two rows (tags compared as sets ignoring
+case), among CONFLICT_FIELDS; empty when none.
+
+possible_duplicates
+-------------------
+Contacts (after merging) whose distinct `email_key`s map to one canonical key
+under the `[[provider]]` rules: Gmail ignores dots and `googlemail.com` is
+`gmail.com`, and the listed providers drop a `+tag`. One row per contact:
+`group_id` (1, 2, ... by the group's first contact in input order),
+`canonical_key, email_key, source_file, row` (the contact's kept row), in
+group order then input order. With `merge_possible = true` these contacts are
+merged instead (canonical key as the merge key, match `possible`) and the frame
+is empty.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from .emails import NBSP, WHITESPACE, ZERO_WIDTH
+from .errors import RulesError
+from .fields import _I, _json_decode_string, _members
+
+MERGE_FILE = "merge.toml"
+STATUSES = ("complained", "bounced", "unsubscribed", "active")
+
+# Columns taken from the kept row (identity and the per-input deliverability stage).
+KEPT_COLUMNS = (
+    "source_file",
+    "source_row",
+    "email",
+    "email_key",
+    "role_account",
+    "disposable",
+    "free_provider",
+    "did_you_mean",
+    "dns_status",
+    "verdict",
+    "verdict_reason",
+)
+# Fields compared for duplicates.csv `conflicts`, in this order.
+CONFLICT_FIELDS = (
+    "first_name",
+    "last_name",
+    "phone",
+    "company",
+    "job_title",
+    "tags",
+    "source",
+    "status",
+    "status_reason",
+    "status_changed_at",
+    "created_at",
+    "last_changed",
+    "external_id",
+    "social_profiles",
+    "custom_fields",
+)
+DUPLICATES_SCHEMA = {
+    "email_key": pl.String,
+    "kept_source_file": pl.String,
+    "kept_row": pl.Int64,
+    "source_file": pl.String,
+    "row": pl.Int64,
+    "match": pl.String,
+    "conflicts": pl.String,
+}
+POSSIBLE_SCHEMA = {
+    "group_id": pl.Int64,
+    "canonical_key": pl.String,
+    "email_key": pl.String,
+    "source_file": pl.String,
+    "row": pl.Int64,
+}
+
+# --------------------------------------------------------------------------- rules
+
+
+@dataclass(frozen=True)
+class Provider:
+    """A `[[provider]]`: how its addresses reduce to a canonical key."""
+
+    name: str
+    domains: tuple[str, ...]
+    canonical_domain: str | None = None
+    ignore_dots: bool = False
+    subaddress_separator: str = ""
+
+
+DEFAULT_PROVIDERS = (
+    Provider("gmail", ("gmail.com", "googlemail.com"), "gmail.com", True, "+"),
+    Provider("microsoft", ("outlook.com", "hotmail.com", "live.com", "msn.com"), None, False, "+"),
+    Provider("apple", ("icloud.com", "me.com", "mac.com"), None, False, "+"),
+    Provider("fastmail", ("fastmail.com", "fastmail.fm"), None, False, "+"),
+    Provider("proton", ("proton.me", "protonmail.com", "pm.me"), None, False, "+"),
+)
+
+
+@dataclass(frozen=True)
+class MergeRules:
+    """rules/merge.toml (the defaults are the shipped file's)."""
+
+    status_precedence: tuple[str, ...] = STATUSES
+    merge_possible: bool = False
+    providers: tuple[Provider, ...] = field(default=DEFAULT_PROVIDERS)
+
+
+_DOMAIN_RE = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$")
+
+
+def _unknown(data: dict[str, Any], known: tuple[str, ...], where: str, problems: list[str]):
+    for key in sorted(set(data) - set(known)):
+        problems.append(
+            f"{where}: unknown key `{key}`; the keys are {', '.join(known)}."
+            if known
+            else f"{where}: unknown key `{key}`."
+        )
+
+
+def _domains(v: Any, where: str, key: str, problems: list[str]) -> tuple[str, ...]:
+    if (
+        not isinstance(v, list)
+        or not v
+        or not all(isinstance(x, str) and _DOMAIN_RE.match(x) for x in v)
+    ):
+        problems.append(
+            f"{where}: `{key}` must be a non-empty list of lower-case domains "
+            f'such as "gmail.com", not {v!r}.'
+        )
+        return ()
+    dupes = sorted({x for x in v if v.count(x) > 1})
+    if dupes:
+        problems.append(f"{where}: `{key}` lists {', '.join(dupes)} more than once; keep one.")
+    return tuple(dict.fromkeys(v))
+
+
+def _parse_provider(
+    i: int, data: Any, where: str, problems: list[str], seen: dict[str, str]
+) -> Provider | None:
+    at = f"{where} [[provider]] #{i + 1}"
+    if not isinstance(data, dict):
+        problems.append(f"{at}: must be a table with `name` and `domains`, not {data!r}.")
+        return None
+    keys = ("name", "domains", "canonical_domain", "ignore_dots", "subaddress_separator")
+    _unknown(data, keys, at, problems)
+    name = data.get("name")
+    if not isinstance(name, str) or not name:
+        problems.append(f"{at}: `name` must be a non-empty string, not {name!r}.")
+        name = f"#{i + 1}"
+    else:
+        at = f"{where} [[provider]] {name!r}"
+    domains = _domains(data.get("domains"), at, "domains", problems)
+    for d in domains:
+        if d in seen:
+            problems.append(f"{at}: domain {d} is already in provider {seen[d]!r}; list it once.")
+        seen[d] = name
+    canonical = data.get("canonical_domain")
+    if canonical is not None and (not isinstance(canonical, str) or canonical not in domains):
+        problems.append(
+            f"{at}: `canonical_domain` must be one of its `domains`, not {canonical!r}."
+        )
+        canonical = None
+    dots = data.get("ignore_dots", False)
+    if not isinstance(dots, bool):
+        problems.append(f"{at}: `ignore_dots` must be true or false, not {dots!r}.")
+        dots = False
+    sep = data.get("subaddress_separator", "")
+    if not isinstance(sep, str) or len(sep) > 1 or (sep and (sep.isalnum() or sep in '."@')):
+        problems.append(
+            f"{at}: `subaddress_separator` must be one character such as "
+            f'"+" or "-" (not a letter, digit, ".", \'"\' or "@"), or "", not {sep!r}.'
+        )
+        sep = ""
+    return Provider(name, domains, canonical, dots, sep)
+
+
+def parse_merge_rules(doc: dict[str, Any], where: str, problems: list[str]) -> MergeRules:
+    """Validate rules/merge.toml; append every problem to `problems` (never raises).
+
+    A missing table or key takes the default (the shipped file's value)."""
+    tables = ("status", "possible", "provider")
+    for key in sorted(set(doc) - set(tables)):
+        problems.append(
+            f"{where}: unknown table [{key}]; the tables are [status], [possible] and [[provider]]."
+        )
+    precedence = STATUSES
+    status = doc.get("status", {})
+    if not isinstance(status, dict):
+        problems.append(f"{where}: `status` must be a table [status], not {status!r}.")
+        status = {}
+    _unknown(status, ("precedence",), f"{where} [status]", problems)
+    if "precedence" in status:
+        v = status["precedence"]
+        if not isinstance(v, list) or sorted(v, key=str) != sorted(STATUSES):
+            problems.append(
+                f"{where} [status]: `precedence` must list each of "
+                f"{', '.join(STATUSES)} once, not {v!r}."
+            )
+        elif v[-1] != "active":
+            problems.append(
+                f"{where} [status]: `precedence` must end with active: a suppressed "
+                f"status is never undone by an active record, not {v!r}."
+            )
+        else:
+            precedence = tuple(v)
+    possible = doc.get("possible", {})
+    if not isinstance(possible, dict):
+        problems.append(f"{where}: `possible` must be a table [possible], not {possible!r}.")
+        possible = {}
+    _unknown(possible, ("merge_possible",), f"{where} [possible]", problems)
+    merge_possible = possible.get("merge_possible", False)
+    if not isinstance(merge_possible, bool):
+        problems.append(
+            f"{where} [possible]: `merge_possible` must be true or false, not {merge_possible!r}."
+        )
+        merge_possible = False
+    providers = DEFAULT_PROVIDERS
+    if "provider" in doc:
+        raw = doc["provider"]
+        if not isinstance(raw, list):
+            problems.append(f"{where}: `provider` must be [[provider]] tables, not {raw!r}.")
+        else:
+            seen: dict[str, str] = {}
+            parsed = [_parse_provider(i, p, where, problems, seen) for i, p in enumerate(raw)]
+            providers = tuple(p for p in parsed if p is not None)
+    return MergeRules(precedence, merge_possible, providers)
+
+
+def load_merge_rules(path: Path | None = None) -> MergeRules:
+    """Parse a merge.toml (default: the shipped rules/merge.toml); RulesError lists problems."""
+    if path is None:
+        from .ruleset import default_rules_dir
+
+        path = default_rules_dir() / MERGE_FILE
+    problems: list[str] = []
+    rules = parse_merge_rules(tomllib.loads(path.read_text("utf-8")), str(path), problems)
+    if problems:
+        raise RulesError(problems)
+    return rules
+
+
+# --------------------------------------------------------------------------- merging
+
+
+@dataclass(frozen=True)
+class Merged:
+    contacts: pl.DataFrame
+    duplicates: pl.DataFrame
+    possible_duplicates: pl.DataFrame
+    input_rows: int
+    duplicates_merged: int
+
+    @property
+    def unique_contacts(self) -> int:
+        return self.contacts.height
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """`input_rows = duplicates_merged + unique_contacts`, plus the possible groups."""
+        groups = self.possible_duplicates.get_column("group_id").n_unique()
+        return {
+            "input_rows": self.input_rows,
+            "duplicates_merged": self.duplicates_merged,
+            "unique_contacts": self.unique_contacts,
+            "possible_duplicate_groups": groups,
+        }
+
+
+_POS, _REC, _KEY, _SRANK, _FILE = "__pos", "__rec", "__key", "__srank", "__file"
+
+
+def canonical_keys(email_key: pl.Series, providers: tuple[Provider, ...]) -> pl.Series:
+    """The provider-canonical form of each `email_key`: Gmail dots dropped, `googlemail.com`
+    as `gmail.com`, a `+tag` dropped, per `providers`; other addresses (and quoted local
+    parts) unchanged. Only the addresses at a listed domain are worked on."""
+    out = email_key.alias("canonical_key")
+    by_domain = {d: p for p in providers for d in p.domains}
+    if not by_domain or email_key.is_empty():
+        return out
+    k = pl.col("k")
+    work = (
+        email_key.to_frame("k")
+        .with_row_index("__r")
+        .with_columns(k.str.split("@").list.last().alias("d"))
+        .filter(pl.col("d").is_in(list(by_domain)) & k.str.contains("@", literal=True))
+    )
+    if work.is_empty():
+        return out
+    d = pl.col("d")
+    local = k.str.slice(0, k.str.len_chars() - d.str.len_chars() - 1)
+    sep = d.replace_strict({x: p.subaddress_separator for x, p in by_domain.items()})
+    dots = d.replace_strict({x: p.ignore_dots for x, p in by_domain.items()})
+    dom = d.replace_strict({x: p.canonical_domain or x for x, p in by_domain.items()})
+    new = local
+    for s in sorted({p.subaddress_separator for p in providers} - {""}):
+        head = local.str.split_exact(s, 1).struct.field("field_0")
+        cut = (sep == s) & local.str.contains(s, literal=True) & (head != "")
+        new = pl.when(cut).then(head).otherwise(new)
+    stripped = new.str.replace_all(".", "", literal=True)
+    new = pl.when(dots & (stripped != "")).then(stripped).otherwise(new)
+    key = (
+        pl.when(local.str.starts_with('"')).then(k).otherwise(pl.concat_str(new, pl.lit("@"), dom))
+    )
+    done = work.select("__r", key.alias("v"))
+    return out.scatter(done["__r"], done["v"])
+
+
+def _blank_to_null(frame: pl.DataFrame, columns: list[str]) -> list[pl.Expr]:
+    out = []
+    for c in columns:
+        if frame.schema[c] == pl.String:
+            out.append(pl.when(pl.col(c).str.strip_chars() != "").then(pl.col(c)).alias(c))
+    return out
+
+
+def _ws_cleaned(e: pl.Expr) -> pl.Expr:
+    return (
+        e.str.replace_all(f"[{ZERO_WIDTH}]", "")
+        .str.strip_chars(WHITESPACE + NBSP)
+        .str.to_lowercase()
+    )
+
+
+def _merge_tags(multi: pl.DataFrame) -> pl.DataFrame:
+    """__key -> tags: the union, first spelling and first-seen order."""
+    return (
+        multi.lazy()
+        .select(_KEY, _POS, "tags")
+        .drop_nulls("tags")
+        .with_columns(pl.int_ranges(pl.col("tags").list.len()).alias("__t"))
+        .explode("tags", "__t")
+        .drop_nulls("tags")
+        .sort(_KEY, _POS, "__t")
+        .with_columns(pl.col("tags").str.to_lowercase().alias("__low"))
+        .unique([_KEY, "__low"], keep="first", maintain_order=True)
+        .group_by(_KEY, maintain_order=True)
+        .agg(pl.col("tags"))
+        .collect()
+    )
+
+
+def _merge_custom(multi: pl.DataFrame) -> pl.DataFrame:
+    """__key -> custom_fields for the contacts whose records carry different objects."""
+    cf = pl.col("custom_fields")
+    need = multi.filter(cf.is_not_null() & (cf.drop_nulls().n_unique().over(_KEY) > 1))
+    if need.is_empty():
+        return pl.DataFrame(schema={_KEY: pl.String, "custom_fields": pl.String})
+    rows = need.select(pl.int_range(pl.len(), dtype=pl.Int64).alias(_I), _KEY, _POS, _REC, cf)
+    members = (
+        _members(rows.select(_I, "custom_fields"), "custom_fields")
+        .join(rows.select(_I, _KEY, _POS, _REC), on=_I, how="left")
+        .filter(pl.col("value") != "null")
+        .with_columns(_json_decode_string(pl.col("key")).alias("__name"))
+    )
+    merged = (
+        members.lazy()
+        .group_by(_KEY, "__name")
+        .agg(
+            pl.col(_POS).min().alias("__first"),
+            pl.col("m").sort_by(_POS).first().alias("__m"),
+            pl.col("text").sort_by(_REC).last(),
+        )
+        .sort(_KEY, "__first", "__m")
+        .group_by(_KEY, maintain_order=True)
+        .agg(pl.col("text").str.join(","))
+        .select(
+            _KEY, pl.concat_str(pl.lit("{"), pl.col("text"), pl.lit("}")).alias("custom_fields")
+        )
+        .collect()
+    )
+    # Every record's object had only null values: no custom fields at all.
+    keys = need.select(_KEY).unique()
+    return keys.join(merged, on=_KEY, how="left")
+
+
+def _merge_groups(multi: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    """One row per __key of `multi` (the rows of keys with 2+ records), columns as input."""
+    multi = multi.sort(_KEY, _REC)  # group_by keeps this order inside each group
+    win = pl.col(_SRANK) == pl.col(_SRANK).min()
+    special = {"status", "status_reason", "status_changed_at", "created_at", "last_changed"}
+    special |= {"phone", "phone_valid", "tags", "custom_fields", *KEPT_COLUMNS}
+    aggs: list[pl.Expr] = [
+        pl.col(_POS).min(),
+        pl.col("status").sort_by(_SRANK).first(),
+        pl.col("status_reason").filter(win).drop_nulls().last(),
+        pl.col("status_changed_at").filter(win).drop_nulls().last(),
+        pl.col("created_at").min(),
+        pl.col("last_changed").max(),
+        pl.struct("phone", "phone_valid")
+        .filter(pl.col("phone").is_not_null())
+        .last()
+        .alias("__ph"),
+        pl.col("custom_fields").drop_nulls().last(),
+    ]
+    aggs += [pl.col(c).drop_nulls().last() for c in columns if c not in special and c != _KEY]
+    merged = (
+        multi.group_by(_KEY)
+        .agg(aggs)
+        .with_columns(
+            pl.col("__ph").struct.field("phone"), pl.col("__ph").struct.field("phone_valid")
+        )
+    )
+    kept = multi.filter(pl.col(_POS) == pl.col(_POS).min().over(_KEY)).select(
+        _KEY, *[c for c in KEPT_COLUMNS if c in multi.columns]
+    )
+    tags = _merge_tags(multi)
+    custom = _merge_custom(multi).with_columns(pl.lit(True).alias("__has"))
+    return (
+        merged.drop("__ph")
+        .join(kept, on=_KEY, how="left")
+        .join(tags, on=_KEY, how="left")
+        .join(custom, on=_KEY, how="left", suffix="__m")
+        .with_columns(
+            pl.when(pl.col("__has"))
+            .then(pl.col("custom_fields__m"))
+            .otherwise(pl.col("custom_fields"))
+            .alias("custom_fields")
+        )
+        .select(_POS, *columns)
+    )
+
+
+def _duplicates(multi: pl.DataFrame, raw_col: str) -> pl.DataFrame:
+    kept_pos = pl.col(_POS) == pl.col(_POS).min().over(_KEY)
+    fields = [c for c in CONFLICT_FIELDS if c in multi.columns]
+    base = multi.select(_KEY, _POS, "email_key", "source_file", "source_row", raw_col, *fields)
+    kept = base.filter(kept_pos).rename({c: f"{c}__k" for c in base.columns if c != _KEY})
+    away = base.filter(~kept_pos).join(kept, on=_KEY, how="left")
+
+    def norm(c: str, suffix: str) -> pl.Expr:
+        e = pl.col(c + suffix)
+        if c == "tags":
+            return e.list.eval(pl.element().str.to_lowercase()).list.unique().list.sort()
+        return e
+
+    differs = [
+        pl.when(
+            pl.col(c).is_not_null()
+            & pl.col(f"{c}__k").is_not_null()
+            & (norm(c, "") != norm(c, "__k"))
+        ).then(pl.lit(c))
+        for c in fields
+    ]
+    a, b = pl.col(f"{raw_col}__k"), pl.col(raw_col)
+    match = (
+        pl.when(pl.col("email_key") != pl.col("email_key__k"))
+        .then(pl.lit("possible"))
+        .when(a.eq_missing(b))
+        .then(pl.lit("exact"))
+        .when(a.str.to_lowercase() == b.str.to_lowercase())
+        .then(pl.lit("case"))
+        .when(_ws_cleaned(a) == _ws_cleaned(b))
+        .then(pl.lit("whitespace"))
+        .otherwise(pl.lit("pre-cleaned"))
+    )
+    return (
+        away.sort(_POS)
+        .select(
+            pl.col("email_key"),
+            pl.col("source_file__k").alias("kept_source_file"),
+            pl.col("source_row__k").cast(pl.Int64).alias("kept_row"),
+            pl.col("source_file"),
+            pl.col("source_row").cast(pl.Int64).alias("row"),
+            match.alias("match"),
+            (pl.concat_str(differs, separator=";", ignore_nulls=True) if differs else pl.lit(""))
+            .fill_null("")
+            .alias("conflicts"),
+        )
+        .cast(DUPLICATES_SCHEMA)
+    )
+
+
+def _possible(contacts: pl.DataFrame, rules: MergeRules) -> pl.DataFrame:
+    ck = contacts.select(
+        _POS,
+        "email_key",
+        "source_file",
+        pl.col("source_row").cast(pl.Int64).alias("row"),
+    ).with_columns(canonical_keys(contacts["email_key"], rules.providers))
+    grouped = ck.filter(pl.col("canonical_key").is_duplicated())
+    if grouped.is_empty():
+        return pl.DataFrame(schema=POSSIBLE_SCHEMA)
+    return (
+        grouped.with_columns(pl.col(_POS).min().over("canonical_key").alias("__g"))
+        .with_columns(pl.col("__g").rank("dense").cast(pl.Int64).alias("group_id"))
+        .sort("group_id", _POS)
+        .select(*POSSIBLE_SCHEMA)
+        .cast(POSSIBLE_SCHEMA)
+    )
+
+
+def contacts_merged(frame: pl.DataFrame, file_order: dict[str, int], rules: MergeRules) -> Merged:
+    """Merge the rows of `frame` that share `email_key` (see the module docstring).
+
+    `frame` has the validated columns (`source_file`, `source_row`, `email_key`,
+    `status`, ... ) and optionally `email_input`, the raw email cell, used only for
+    the duplicates' `match` (without it `email` is compared). `file_order` maps each
+    `source_file` to its position on the command line. The contacts have the
+    input's columns without `email_input`, in input order of their kept rows."""
+    raw_col = "email_input" if "email_input" in frame.columns else "email"
+    columns = [c for c in frame.columns if c != "email_input"]
+    unknown = set(frame.get_column("source_file").unique().drop_nulls()) - set(file_order)
+    if unknown or frame.get_column("source_file").null_count():
+        raise ValueError(f"contacts_merged: files missing from file_order: {sorted(unknown)}")
+    rank = {s: i for i, s in enumerate(rules.status_precedence)}
+    df = frame.with_columns(
+        pl.col("source_file").replace_strict(file_order, return_dtype=pl.Int64).alias(_FILE),
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("__i"),
+    )
+    df = df.with_columns(
+        pl.arg_sort_by(_FILE, "source_row", "__i").arg_sort().cast(pl.Int64).alias(_POS),
+        pl.col("status")
+        .replace_strict(rank, default=len(rank), return_dtype=pl.Int32)
+        .alias(_SRANK),
+    )
+    df = df.with_columns(
+        # a missing time sorts first: least recent
+        pl.arg_sort_by("last_changed", "created_at", _FILE, "source_row", "__i")
+        .arg_sort()
+        .cast(pl.Int64)
+        .alias(_REC)
+    )
+    key = pl.col("email_key")
+    if rules.merge_possible:
+        key = pl.lit(canonical_keys(df["email_key"], rules.providers))
+    # a row without a key is its own contact
+    key = pl.coalesce(key, pl.format("\x00{}", pl.col("__i")))
+    df = df.with_columns(key.alias(_KEY))
+    dup = df.get_column(_KEY).is_duplicated()
+    singles = df.filter(~dup).select(_POS, *columns)
+    multi = df.filter(dup)
+    # blank text is no value: it neither wins a field nor conflicts (singles stay as given)
+    multi = multi.with_columns(_blank_to_null(multi, [c for c in columns if c not in KEPT_COLUMNS]))
+    if multi.is_empty():
+        contacts = singles
+        duplicates = pl.DataFrame(schema=DUPLICATES_SCHEMA)
+    else:
+        contacts = pl.concat([singles, _merge_groups(multi, columns)], how="vertical")
+        duplicates = _duplicates(multi, raw_col)
+    contacts = contacts.sort(_POS)
+    possible = (
+        pl.DataFrame(schema=POSSIBLE_SCHEMA) if rules.merge_possible else _possible(contacts, rules)
+    )
+    return Merged(
+        contacts=contacts.drop(_POS),
+        duplicates=duplicates,
+        possible_duplicates=possible,
+        input_rows=frame.height,
+        duplicates_merged=frame.height - contacts.height,
+    )
