@@ -25,6 +25,8 @@ import polars as pl
 from .errors import StoreError, StoreLockedError
 
 SCHEMA_VERSION = "1"
+# DuckDB draws its own progress bar on long queries, even into a cron log: never.
+QUIET = "SET enable_progress_bar = false"
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -109,6 +111,7 @@ class Store:
         )
         try:
             con = duckdb.connect(str(path))
+            con.execute(QUIET)
         except duckdb.IOException as exc:
             os.close(fd)
             raise StoreLockedError(

@@ -202,6 +202,7 @@ class _DuckDBRead:
             strict_mode=true, null_padding=false, comment='', encoding='utf-8',
             max_line_size={max(2 * rules.max_field_bytes, 2_097_152)})"""
         self.con = duckdb.connect()
+        self.con.execute("SET enable_progress_bar = false")  # DuckDB's own bar: not in logs
         self.pool = ThreadPoolExecutor(1)
         self.future = self.pool.submit(self._run, query)
 
