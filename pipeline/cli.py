@@ -223,6 +223,13 @@ def main() -> None:
     metavar="NAME",
     help="Header preset for every input (default: detected per file from its header).",
 )
+@click.option(
+    "--existing",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="The target account's current contacts as it exports them (with its ids): its "
+    "suppressions are carried over, and account_reconciliation.csv and import_preview.json "
+    "are written.",
+)
 @dns_options
 @click.option(
     "--default-region",
@@ -239,6 +246,7 @@ def run_command(
     db: Path | None,
     as_of: datetime,
     preset: str | None,
+    existing: Path | None,
     default_region: str | None,
     dns: Any,
     reporter: Reporter,
@@ -257,6 +265,7 @@ def run_command(
         preset=preset,
         default_region=default_region,
         dns=dns,
+        existing=existing,
         debug=reporter.debug,
         argv=["listhygiene", *sys.argv[1:]],
     )
@@ -348,6 +357,58 @@ def _deliverability(
     finally:
         store.close()
     return out.select(OUTPUT_COLUMNS).to_dicts()
+
+
+@main.command("preview")
+@click.argument("contacts", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--existing",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="The target account's current contacts as it exports them.",
+)
+@click.option(
+    "--out",
+    "out_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write the answer to this JSON file.",
+)
+@click.option(
+    "--rules",
+    "rules_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="A rules folder overlaid on the defaults.",
+)
+@click.option("--preset", metavar="NAME", help="Header preset for every contacts file.")
+@click.option(
+    "--default-region",
+    metavar="CC",
+    callback=lambda _c, _p, v: parse_region(v),
+    help="Region for phone numbers without +country code.",
+)
+@common_options
+def preview_command(
+    contacts: tuple[Path, ...],
+    existing: Path,
+    out_file: Path | None,
+    rules_dir: Path | None,
+    preset: str | None,
+    default_region: str | None,
+    reporter: Reporter,
+) -> None:
+    """Print MailerDash's import-preview answer {existing, total_unique, total_received}
+    for CONTACTS against an account export, plus the count per class (new, update,
+    unchanged, suppressed_in_account, only_in_account). Changes nothing: no store, no
+    ledger, no outputs but --out."""
+    from .run import preview
+
+    answer = preview(list(contacts), existing, rules_dir, preset, default_region)
+    text = json.dumps(answer, indent=2, ensure_ascii=False) + "\n"
+    if out_file is not None:
+        tmp = out_file.with_name(out_file.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(out_file)
+    click.echo(text, nl=False)
 
 
 @main.group("rules")

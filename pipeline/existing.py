@@ -427,3 +427,9 @@ def import_preview(contacts: pl.DataFrame, existing: pl.DataFrame, received_rows
         "total_received": int(received_rows),
         "classes": reconcile(contacts, existing).counts,
     }
+
+
+def account_classes_csv(classes: pl.DataFrame) -> pl.DataFrame:
+    """account_reconciliation.csv: the classes with list columns `;`-joined."""
+    joined = {c: pl.col(c).list.join(";") for c in ("account_ids", "changed_fields")}
+    return classes.with_columns(pl.when(j != "").then(j).alias(c) for c, j in joined.items())

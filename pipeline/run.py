@@ -30,6 +30,13 @@ from .deliverability import (
     verdicts_rechecked,
 )
 from .errors import ListHygieneError
+from .existing import (
+    account_classes_csv,
+    apply_account_suppressions,
+    import_preview,
+    read_existing,
+    reconcile,
+)
 from .flags import list_sources
 from .ingest import RawTable, expand_paths, read_inputs
 from .merge import contacts_merged
@@ -52,6 +59,7 @@ class RunOptions:
     preset: str | None = None
     default_region: str | None = None
     dns: DnsOptions = field(default_factory=DnsOptions)
+    existing: Path | None = None  # the target account's export (--existing)
     debug: bool = False
     argv: list[str] = field(default_factory=list)
 
@@ -207,12 +215,21 @@ def _run_stages(
             fixes.append(validated.fixes)
             index += 1
         progress("Reading inputs", len(paths), len(paths))
+        with clock.stage("existing"):
+            account = (
+                read_existing([opts.existing], rules, Path(tmp) / "existing")
+                if opts.existing is not None
+                else None
+            )
     with clock.stage("merge"):
         file_order = {t.source_file: i for i, (t, _) in enumerate(tables)}
         merged = contacts_merged(
             pl.concat(accepted, how="vertical_relaxed"), file_order, rules.merge
         )
-        contacts = verdicts_rechecked(merged.contacts, rules)
+        contacts = merged.contacts
+        if account is not None:  # the account's suppressions win before any verdict or payload
+            contacts = apply_account_suppressions(contacts, account.contacts)
+        contacts = verdicts_rechecked(contacts, rules)
     with clock.stage("store_raw"):
         store.wait_raw()  # the part of the raw-row writes the stages above did not hide
     with clock.stage("write"):
@@ -231,6 +248,13 @@ def _run_stages(
         out.write_csv("contacts.csv", contacts_csv(contacts))
         out.write_csv("duplicates.csv", merged.duplicates)
         out.write_csv("possible_duplicates.csv", merged.possible_duplicates)
+        if account is not None:
+            reconciled = reconcile(contacts, account.contacts)
+            out.write_csv("account_reconciliation.csv", account_classes_csv(reconciled.classes))
+            preview = import_preview(
+                contacts, account.contacts, sum(t.input_rows for t, _ in tables)
+            )
+            out.write_json("import_preview.json", preview)
         out.write_csv(
             "fixes.csv",
             pl.concat(fixes, how="vertical") if fixes else pl.DataFrame(schema=FIX_SCHEMA),
@@ -255,6 +279,16 @@ def _run_stages(
             "verdicts": _counts(contacts["verdict"]),
             "verdict_reasons": _counts(contacts["verdict_reason"]),
         },
+        "existing": None
+        if account is None
+        else {
+            "file": str(opts.existing),
+            "input_rows": account.input_rows,
+            "rejected": account.rejected,
+            "duplicates_merged": account.duplicates_merged,
+            "contacts": account.contacts.height,
+            "classes": reconciled.counts,
+        },
         "reconciliation": {
             "input_rows": input_rows,
             "rejected": rejected,
@@ -265,6 +299,34 @@ def _run_stages(
     }
     out.commit(manifest)
     return RunResult(run_id=run_id, exit_code=0, manifest=manifest, warnings=warnings)
+
+
+def preview(
+    inputs: list[Path],
+    existing: Path,
+    rules_dir: Path | None = None,
+    preset: str | None = None,
+    default_region: str | None = None,
+) -> dict[str, Any]:
+    """The import preview of CONTACTS against an account export, touching nothing: no
+    store, no ledger, no outputs (the same readers, validation and merge as `run`)."""
+    rules = load_rules(rules_dir)
+    paths = expand_paths(inputs)
+    accepted: list[pl.DataFrame] = []
+    order: dict[str, int] = {}
+    received = 0
+    with tempfile.TemporaryDirectory(prefix="listhygiene-") as tmp:
+        for i, table in enumerate(read_inputs(paths, rules.ingest, Path(tmp))):
+            chosen = detect_preset(table.columns, table.source_file, rules.presets, preset)
+            mapped = map_columns(table, chosen)
+            accepted.append(
+                contacts_validated(mapped.frame, chosen, rules, default_region).contacts
+            )
+            order[table.source_file] = i
+            received += table.input_rows
+        account = read_existing([existing], rules, Path(tmp) / "existing")
+    merged = contacts_merged(pl.concat(accepted, how="vertical_relaxed"), order, rules.merge)
+    return import_preview(merged.contacts, account.contacts, received)
 
 
 def _counts(column: pl.Series) -> dict[str, int]:

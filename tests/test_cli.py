@@ -453,3 +453,92 @@ def test_data_outputs_are_byte_identical_across_reruns(runner, tmp_path):
         "rejects.csv",
     }
     assert one == two
+
+
+ACCOUNT = "id,email,name,status\n501,ann@example.com,Ann,unsubscribed\n502,bob@example.com,Bob,active\n503,zed@example.com,Zed,active\n"
+FILE = "email,first_name,status\nAnn@Example.com,Ann,subscribed\nbob@example.com,Robert,\ncy@example.com,Cy,\n"
+
+
+def test_run_with_existing_carries_the_accounts_suppressions_and_classifies(runner, tmp_path):
+    (tmp_path / "account.csv").write_text(ACCOUNT)
+    (tmp_path / "list.csv").write_text(FILE)
+    result = run(
+        runner,
+        tmp_path,
+        str(tmp_path / "list.csv"),
+        "--existing",
+        str(tmp_path / "account.csv"),
+        "--dns",
+        "off",
+    )
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "out"
+    import polars as pl
+
+    contacts = pl.read_parquet(out / "contacts.parquet").select(
+        "email_key", "status", "verdict_reason"
+    )
+    assert contacts.rows() == [
+        (
+            "ann@example.com",
+            "unsubscribed",
+            "suppressed",
+        ),  # the account's unsubscribe wins over "subscribed"
+        ("bob@example.com", "active", None),
+        ("cy@example.com", "active", None),
+    ]
+    assert (out / "account_reconciliation.csv").read_text().splitlines() == [
+        "email_key,email,class,account_id,account_ids,account_status,status,changed_fields",
+        "ann@example.com,Ann@example.com,suppressed_in_account,501,501,unsubscribed,unsubscribed,",
+        "bob@example.com,bob@example.com,update,502,502,active,active,name",
+        "cy@example.com,cy@example.com,new,,,,active,",
+        "zed@example.com,zed@example.com,only_in_account,503,503,active,,",
+    ]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["existing"]["classes"] == {
+        "new": 1,
+        "update": 1,
+        "unchanged": 0,
+        "suppressed_in_account": 1,
+        "only_in_account": 1,
+    }
+
+
+def test_preview_prints_the_import_preview_and_writes_nothing_else(runner, tmp_path):
+    (tmp_path / "account.csv").write_text(ACCOUNT)
+    (tmp_path / "list.csv").write_text(FILE)
+    import os
+
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    before = os.getcwd()
+    os.chdir(cwd)
+    try:
+        result = runner.invoke(
+            main,
+            [
+                "preview",
+                str(tmp_path / "list.csv"),
+                "--existing",
+                str(tmp_path / "account.csv"),
+                "--out",
+                "p.json",
+            ],
+        )
+    finally:
+        os.chdir(before)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in cwd.iterdir()) == ["p.json"]  # no store, no out/
+    assert json.loads((cwd / "p.json").read_text()) == json.loads(result.stdout)
+    assert json.loads(result.stdout) == {
+        "existing": ["Ann@example.com", "bob@example.com"],
+        "total_unique": 3,
+        "total_received": 3,
+        "classes": {
+            "new": 1,
+            "update": 1,
+            "unchanged": 0,
+            "suppressed_in_account": 1,
+            "only_in_account": 1,
+        },
+    }
