@@ -9,7 +9,7 @@ themselves are built with polars (the build is not timed).
 
 from __future__ import annotations
 
-import sys
+import argparse
 import time
 from datetime import UTC, datetime
 
@@ -93,8 +93,11 @@ def build(n: int, share: float) -> pl.DataFrame:
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
-    share = float(sys.argv[2]) if len(sys.argv) > 2 else 0.10
+    parser = argparse.ArgumentParser(description="Time contacts_merged on synthetic rows.")
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--duplicate-share", type=float, default=0.10)
+    args = parser.parse_args()
+    n, share = args.rows, args.duplicate_share
     frame = build(n, share)
     rules = load_merge_rules()
     order = {f"file{k}.csv": k for k in range(3)}

@@ -209,6 +209,9 @@ def print_table(result: dict[str, Any]) -> None:
         f"ingest/floor = {ratios['ingest_over_materialize']:.2f}x"
     )
     print(f"  run/scan    = {ratios['run_over_scan']:.2f}x  (whole run incl. interpreter start)")
+    if ratios.get("merge_over_ingest") is not None:
+        verdict = "meets" if ratios["merge_over_ingest"] <= 1 else "MISSES"
+        print(f"  merge/ingest = {ratios['merge_over_ingest']:.2f}x  (target <= 1x: {verdict})")
 
 
 # ---------------------------------------------------------------- main
@@ -312,6 +315,10 @@ def main(argv: list[str] | None = None) -> int:
         result["ratios"] = {
             "ingest_over_scan": ingest_ratio,
             "ingest_over_materialize": round(ingest / floor_seconds, 3) if ingest else None,
+            # issue 6: merging must take no more than the ingest of the same file
+            "merge_over_ingest": round(stages["merge"] / ingest, 3)
+            if ingest and "merge" in stages
+            else None,
             "run_over_scan": round(run_seconds / scan_seconds, 3),
             "ingest_target": INGEST_TARGET,
             "meets_ingest_target": ingest_ratio is not None and ingest_ratio <= INGEST_TARGET,
