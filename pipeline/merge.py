@@ -92,45 +92,20 @@ from typing import Any
 
 import polars as pl
 
+from .deliverability import OUTPUT_COLUMNS as DELIVERABILITY_COLUMNS
 from .emails import NBSP, WHITESPACE, ZERO_WIDTH
 from .errors import RulesError
 from .fields import _I, _json_decode_string, _members
+from .presets import CANONICAL
 
 MERGE_FILE = "merge.toml"
 STATUSES = ("complained", "bounced", "unsubscribed", "active")
 
 # Columns taken from the kept row (identity and the per-input deliverability stage).
-KEPT_COLUMNS = (
-    "source_file",
-    "source_row",
-    "email",
-    "email_key",
-    "role_account",
-    "disposable",
-    "free_provider",
-    "did_you_mean",
-    "dns_status",
-    "verdict",
-    "verdict_reason",
-)
-# Fields compared for duplicates.csv `conflicts`, in this order.
-CONFLICT_FIELDS = (
-    "first_name",
-    "last_name",
-    "phone",
-    "company",
-    "job_title",
-    "tags",
-    "source",
-    "status",
-    "status_reason",
-    "status_changed_at",
-    "created_at",
-    "last_changed",
-    "external_id",
-    "social_profiles",
-    "custom_fields",
-)
+KEPT_COLUMNS = ("source_file", "source_row", "email", "email_key", *DELIVERABILITY_COLUMNS)
+# Fields compared for duplicates.csv `conflicts`, in this order: every canonical field but
+# the email itself (which matched).
+CONFLICT_FIELDS = tuple(c for c in CANONICAL if c != "email")
 DUPLICATES_SCHEMA = {
     "email_key": pl.String,
     "kept_source_file": pl.String,
