@@ -81,18 +81,16 @@ value too (polars expressions over the unique values, mapped back).
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 import phonenumbers
 import polars as pl
 
-from .errors import ListHygieneError, RulesError
+from .errors import ListHygieneError
 from .presets import OUTPUT_COLUMNS, Preset, json_string_expr, split_tags_expr
-from .rulefile import RuleTable, unknown_tables
+from .rulefile import RuleTable, load_rules_file, unknown_tables
 
 STATUSES = ("active", "unsubscribed", "bounced", "complained")
 POLICIES = ("fix", "reject")
@@ -337,23 +335,14 @@ def parse_status_rules(doc: dict[str, Any], where: str, problems: list[str]) -> 
     return StatusRules(mapping=mapping, rejected=rejected)
 
 
-def _load_default(name: str, parse: Callable[[dict[str, Any], str, list[str]], Any]) -> Any:
-    path = resources.files("listhygiene.rules").joinpath(name)
-    problems: list[str] = []
-    parsed = parse(tomllib.loads(path.read_text("utf-8")), str(path), problems)
-    if problems:
-        raise RulesError(problems)
-    return parsed
-
-
 def default_field_rules() -> FieldRules:
     """The shipped rules/fields.toml, parsed (for callers without a RuleSet, and tests)."""
-    return _load_default("fields.toml", parse_field_rules)
+    return load_rules_file(parse_field_rules, "fields.toml")
 
 
 def default_status_rules() -> StatusRules:
     """The shipped rules/statuses.toml, parsed."""
-    return _load_default("statuses.toml", parse_status_rules)
+    return load_rules_file(parse_status_rules, "statuses.toml")
 
 
 def check_region(region: str | None) -> str | None:

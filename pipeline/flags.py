@@ -89,7 +89,6 @@ from __future__ import annotations
 import functools
 import json
 import re
-import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import metadata, resources
@@ -98,8 +97,7 @@ from typing import Any, Final
 import idna
 import polars as pl
 
-from .errors import RulesError
-from .rulefile import RuleTable, unknown_tables
+from .rulefile import RuleTable, load_rules_file, unknown_tables
 
 __all__ = [
     "REASONS",
@@ -449,12 +447,7 @@ def default_deliverability_rules() -> DeliverabilityRules:
 
 @functools.cache
 def _default_rules() -> DeliverabilityRules:
-    path = resources.files("listhygiene.rules").joinpath(RULES_FILE)
-    problems: list[str] = []
-    parsed = parse_deliverability_rules(tomllib.loads(path.read_text("utf-8")), str(path), problems)
-    if problems:
-        raise RulesError(problems)
-    return parsed
+    return load_rules_file(parse_deliverability_rules, RULES_FILE)
 
 
 # --------------------------------------------------------------------------- lists

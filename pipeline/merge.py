@@ -85,7 +85,6 @@ is empty.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,9 +93,9 @@ import polars as pl
 
 from .deliverability import OUTPUT_COLUMNS as DELIVERABILITY_COLUMNS
 from .emails import NBSP, WHITESPACE, ZERO_WIDTH
-from .errors import RulesError
 from .fields import _I, _json_decode_string, _members
 from .presets import CANONICAL
+from .rulefile import load_rules_file
 
 MERGE_FILE = "merge.toml"
 STATUSES = ("complained", "bounced", "unsubscribed", "active")
@@ -278,15 +277,7 @@ def parse_merge_rules(doc: dict[str, Any], where: str, problems: list[str]) -> M
 
 def load_merge_rules(path: Path | None = None) -> MergeRules:
     """Parse a merge.toml (default: the shipped rules/merge.toml); RulesError lists problems."""
-    if path is None:
-        from .ruleset import default_rules_dir
-
-        path = default_rules_dir() / MERGE_FILE
-    problems: list[str] = []
-    rules = parse_merge_rules(tomllib.loads(path.read_text("utf-8")), str(path), problems)
-    if problems:
-        raise RulesError(problems)
-    return rules
+    return load_rules_file(parse_merge_rules, MERGE_FILE, path)
 
 
 # --------------------------------------------------------------------------- merging

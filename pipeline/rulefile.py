@@ -9,7 +9,13 @@ at once. A bad value falls back to its default so parsing can go on.
 
 from __future__ import annotations
 
-from typing import Any
+import tomllib
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class RuleTable:
@@ -116,3 +122,18 @@ def unknown_tables(doc: dict[str, Any], tables: tuple[str, ...], where: str) -> 
         + "."
         for key in sorted(set(doc) - set(tables))
     ]
+
+
+def load_rules_file(
+    parse: Callable[[dict[str, Any], str, list[str]], T], name: str, path: Path | None = None
+) -> T:
+    """One rules file parsed on its own (default: the shipped `rules/<name>`), for callers
+    without a RuleSet; RulesError lists every problem."""
+    from .errors import RulesError
+
+    source = path if path is not None else resources.files("listhygiene.rules").joinpath(name)
+    problems: list[str] = []
+    parsed = parse(tomllib.loads(source.read_text("utf-8")), str(source), problems)
+    if problems:
+        raise RulesError(problems)
+    return parsed
