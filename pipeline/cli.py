@@ -51,6 +51,16 @@ def parse_region(value: str | None) -> str | None:
         raise click.BadParameter(str(exc)) from None
 
 
+# `run` and `preview` read phones the same way.
+default_region_option = click.option(
+    "--default-region",
+    metavar="CC",
+    callback=lambda _ctx, _param, value: parse_region(value),
+    help="Region (ISO 3166 alpha-2, e.g. DE, US) for phone numbers written without +country "
+    "code; without it only international numbers become E.164.",
+)
+
+
 class Reporter:
     """Messages for people: quiet in cron, progress bars only on a terminal."""
 
@@ -231,13 +241,7 @@ def main() -> None:
     "are written.",
 )
 @dns_options
-@click.option(
-    "--default-region",
-    metavar="CC",
-    callback=lambda _ctx, _param, value: parse_region(value),
-    help="Region (ISO 3166 alpha-2, e.g. DE, US) for phone numbers written without +country "
-    "code; without it only international numbers become E.164.",
-)
+@default_region_option
 @common_options
 def run_command(
     contacts: tuple[Path, ...],
@@ -380,12 +384,7 @@ def _deliverability(
     help="A rules folder overlaid on the defaults.",
 )
 @click.option("--preset", metavar="NAME", help="Header preset for every contacts file.")
-@click.option(
-    "--default-region",
-    metavar="CC",
-    callback=lambda _c, _p, v: parse_region(v),
-    help="Region for phone numbers without +country code.",
-)
+@default_region_option
 @common_options
 def preview_command(
     contacts: tuple[Path, ...],
