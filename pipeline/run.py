@@ -234,9 +234,8 @@ def _run_stages(
         store.wait_raw()  # the part of the raw-row writes the stages above did not hide
     with clock.stage("write"):
         rejects = pl.concat([rejects_frame(tables), *row_rejects], how="vertical")
-        order = {t.source_file: i for i, (t, _) in enumerate(tables)}
         rejects = rejects.sort(
-            pl.col("source_file").replace_strict(order, return_dtype=pl.Int64),
+            pl.col("source_file").replace_strict(file_order, return_dtype=pl.Int64),
             "row",
             maintain_order=True,
         )
