@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import platform
 import secrets
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -333,7 +332,3 @@ def _counts(column: pl.Series) -> dict[str, int]:
         (k if k is not None else "none"): n
         for k, n in sorted(column.value_counts().iter_rows(), key=lambda kv: str(kv[0]))
     }
-
-
-def stderr_is_terminal() -> bool:
-    return sys.stderr.isatty()
