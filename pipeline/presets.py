@@ -349,7 +349,7 @@ def _norm(header: str) -> str:
     return re.sub(r"[\s\-_\ufeff]+", "", header).casefold()
 
 
-def _find(headers: list[str], alias: str, taken: set[str]) -> str | None:
+def find_header(headers: list[str], alias: str, taken: set[str]) -> str | None:
     """The header for an alias: an exact match first, else the first normalised match."""
     if alias in headers and alias not in taken:
         return alias
@@ -421,7 +421,7 @@ def _rule_condition(rule: StatusRule, headers: list[str], base: str) -> pl.Expr 
         return False
     if rule.column is None:
         return True
-    h = _find(headers, rule.column, set())
+    h = find_header(headers, rule.column, set())
     if h is None:
         return False
     if rule.test == "present":
@@ -440,7 +440,7 @@ def _status_expr(
     """The first status rule that holds on a row gives its status, else `fallback`."""
     for rule in preset.status_rules:  # every column a rule names is consumed
         for name in (rule.column, rule.value_from):
-            if name is not None and (h := _find(headers, name, set())) is not None:
+            if name is not None and (h := find_header(headers, name, set())) is not None:
                 used.add(h)
     branches: list[tuple[pl.Expr, pl.Expr]] = []
     for rule in preset.status_rules:
@@ -448,7 +448,7 @@ def _status_expr(
         if cond is False:
             continue
         if rule.value_from is not None:
-            src = _find(headers, rule.value_from, set())
+            src = find_header(headers, rule.value_from, set())
             value = pl.col(src) if src is not None else pl.lit(None, pl.String)
         else:
             value = pl.lit(rule.value, pl.String)
@@ -478,7 +478,7 @@ def map_columns(table: RawTable, preset: Preset) -> MappedTable:
             continue
         found: list[str] = []
         for alias in spec.columns:
-            h = _find(headers, alias, taken | set(found))
+            h = find_header(headers, alias, taken | set(found))
             if h is not None:
                 found.append(h)
                 if spec.combine == "first":
@@ -518,12 +518,12 @@ def map_columns(table: RawTable, preset: Preset) -> MappedTable:
 
     social: list[pl.Expr] = []
     for network, aliases in preset.social.items():
-        h = next((h for a in aliases if (h := _find(headers, a, taken)) is not None), None)
+        h = next((h for a in aliases if (h := find_header(headers, a, taken)) is not None), None)
         if h is not None:
             taken.add(h)
             social.append(_json_pair(network, pl.col(h)))
     for alias in preset.ignore:
-        while (h := _find(headers, alias, taken)) is not None:
+        while (h := find_header(headers, alias, taken)) is not None:
             taken.add(h)
     custom_cols = tuple(h for h in headers if h not in taken)
     custom = [_json_pair(h, pl.col(h)) for h in custom_cols]

@@ -91,7 +91,7 @@ def _copy_capped(src, dest: Path, cap: int, source_file: str) -> None:
             out.write(chunk)
 
 
-def _members(
+def archive_members(
     path: Path, source_file: str, rules: IngestRules, staging: Path
 ) -> Iterator[tuple[Path, str]]:
     kind = _kind(path)
@@ -105,7 +105,7 @@ def _members(
             raise InputFileError(
                 f"{source_file}: not a readable gzip file ({exc}). Compress it again."
             ) from None
-        yield from _members(dest, source_file, rules, staging)
+        yield from archive_members(dest, source_file, rules, staging)
     elif kind == "zip":
         try:
             with zipfile.ZipFile(path) as zf:
@@ -153,5 +153,5 @@ def read_one(path: Path, source_file: str, rules: IngestRules) -> RawTable:
 def read_inputs(paths: list[Path], rules: IngestRules, staging: Path) -> Iterator[RawTable]:
     """Each input file, or each member of an archive, as one RawTable."""
     for path in paths:
-        for member, source_file in _members(path, str(path), rules, staging):
+        for member, source_file in archive_members(path, str(path), rules, staging):
             yield read_one(member, source_file, rules)

@@ -125,7 +125,7 @@ def _table(
     )
 
 
-def _open_utf8(path: Path, source_file: str) -> str:
+def open_utf8(path: Path, source_file: str) -> str:
     data = path.read_bytes()
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
@@ -139,7 +139,7 @@ def _open_utf8(path: Path, source_file: str) -> str:
 
 
 def read_json(path: Path, source_file: str, rules: IngestRules) -> RawTable:
-    text = _open_utf8(path, source_file)
+    text = open_utf8(path, source_file)
     if not text.strip():
         raise InputFileError(
             f"{source_file}: the file is empty. Export the list again, or leave this file out."
@@ -159,7 +159,7 @@ def read_json(path: Path, source_file: str, rules: IngestRules) -> RawTable:
 
 def read_ndjson(path: Path, source_file: str, rules: IngestRules) -> RawTable:
     """One object per line; the row number is the line number."""
-    text = _open_utf8(path, source_file)
+    text = open_utf8(path, source_file)
     numbered: list[tuple[int, Any]] = []
     bad: list[RowReject] = []
     blank = 0
