@@ -5,6 +5,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 IN     ?= data/sample/
+EVENTS ?= data/events/
+CAMPAIGN ?=
 OUT    ?= out
 ASOF   ?= 2026-11-01T00:00:00Z
 DB     ?= .listhygiene/store.duckdb
@@ -24,7 +26,8 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: setup
-	$(BIN)/listhygiene run $(IN) --out $(OUT) --db $(DB) --as-of $(ASOF)
+	$(BIN)/listhygiene run $(IN) --out $(OUT) --db $(DB) --as-of $(ASOF) \
+		$(if $(EVENTS),--events $(EVENTS)) $(if $(CAMPAIGN),--campaign-id $(CAMPAIGN))
 
 test: setup
 	sh tests/setup_dns_server.sh

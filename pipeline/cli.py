@@ -20,6 +20,7 @@ import click
 
 from . import __version__
 from .errors import ListHygieneError
+from .events import FORMAT_NAMES
 from .ruleset import load_rules
 from .run import RunOptions, execute
 from .store import default_store_path
@@ -240,6 +241,40 @@ def main() -> None:
     "suppressions are carried over, and account_reconciliation.csv and import_preview.json "
     "are written.",
 )
+@click.option(
+    "--events",
+    "events",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="An events export (repeatable): the generic table, or Amazon SES, SendGrid, "
+    "Mailgun, Postmark webhook exports or MailerDash engagement histories, detected by "
+    "shape. Fills the engagement columns and writes unengaged.csv.",
+)
+@click.option(
+    "--events-format",
+    type=click.Choice(FORMAT_NAMES),
+    help="Read every --events file as this format instead of detecting it.",
+)
+@click.option(
+    "--threshold-days",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Days without a human open, click or reply that make a contact unengaged "
+    "[default: rules/scoring.toml [winback] threshold_days, 90].",
+)
+@click.option(
+    "--campaign-id",
+    metavar="ID",
+    help="Write winback.json and winback_audience.csv for this win-back campaign (needs --events).",
+)
+@click.option(
+    "--winback-sent",
+    multiple=True,
+    metavar="ID",
+    help="An earlier win-back campaign (repeatable; adds to rules/scoring.toml [winback] "
+    "previous_campaigns): contacts it reached who did not respond go to "
+    "suppress_candidates.csv.",
+)
 @dns_options
 @default_region_option
 @common_options
@@ -251,6 +286,11 @@ def run_command(
     as_of: datetime,
     preset: str | None,
     existing: Path | None,
+    events: tuple[Path, ...],
+    events_format: str | None,
+    threshold_days: int | None,
+    campaign_id: str | None,
+    winback_sent: tuple[str, ...],
     default_region: str | None,
     dns: Any,
     reporter: Reporter,
@@ -270,6 +310,11 @@ def run_command(
         default_region=default_region,
         dns=dns,
         existing=existing,
+        events=list(events),
+        events_format=events_format,
+        threshold_days=threshold_days,
+        campaign_id=campaign_id,
+        winback_sent=winback_sent,
         debug=reporter.debug,
         argv=["listhygiene", *sys.argv[1:]],
     )

@@ -1,8 +1,7 @@
-"""contacts.parquet and contacts.csv: one row per person, the contract's columns.
+"""contacts.parquet and contacts.csv: one row per person, the contract's columns;
+scores.csv: seed 000's score and factors per person.
 
-The engagement columns of the contract (score, tier, engagement, sends, opens,
-clicks, rates, last_opened_at, last_engagement_at, days_inactive, unengaged)
-arrive with the scoring stage; the other columns are here in contract order.
+Without --events the engagement columns are empty: nothing is known.
 """
 
 from __future__ import annotations
@@ -29,10 +28,26 @@ COLUMNS = (
     "role_account",
     "disposable",
     "free_provider",
+    "score",
+    "tier",
+    "engagement",
+    "sends",
+    "opens",
+    "clicks",
+    "open_rate",
+    "click_rate",
+    "last_opened_at",
+    "last_engagement_at",
+    "days_inactive",
+    "unengaged",
     "created_at",
     "source_file",
     "source_row",
 )
+
+
+ISO = "%Y-%m-%dT%H:%M:%SZ"
+TIMES = ("last_opened_at", "last_engagement_at", "created_at")
 
 
 def contacts_table(contacts: pl.DataFrame) -> pl.DataFrame:
@@ -44,5 +59,21 @@ def contacts_csv(contacts: pl.DataFrame) -> pl.DataFrame:
     """The CSV shape: tags `;`-joined, times as ISO 8601 UTC (`2024-03-12T09:14:00Z`)."""
     return contacts_table(contacts).with_columns(
         pl.col("tags").list.join(";"),
-        pl.col("created_at").dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        *(pl.col(c).dt.strftime(ISO) for c in TIMES),
+    )
+
+
+def scores_csv(contacts: pl.DataFrame) -> pl.DataFrame:
+    """Seed 000's `GET /v1/contacts/:id/score` per contact, flattened: score, tier and the
+    factors openRate, clickRate, recency and frequency."""
+    return contacts.select(
+        "email",
+        "email_key",
+        "score",
+        "tier",
+        "open_rate",
+        "click_rate",
+        "recency",
+        "frequency",
+        "engagement",
     )

@@ -921,6 +921,23 @@ def _slow_dates(values: pl.Series, date_order: str | None) -> pl.DataFrame:
     )
 
 
+def timestamps_utc(raw: pl.Series, date_order: str | None = None) -> pl.Series:
+    """Text times as UTC datetimes, read like the date columns of contacts (ISO 8601 with
+    or without offset, epoch seconds or milliseconds, common day/month forms); null where a
+    value cannot be read or is ambiguous."""
+    fmt = _fast_format(raw)
+    if fmt is None:
+        fast = pl.Series(raw.name, dtype=_UTC).extend_constant(None, raw.len())
+    else:
+        fast = raw.str.to_datetime(fmt, time_unit="us", time_zone="UTC", strict=False)
+    rest = raw.filter(fast.is_null() & raw.is_not_null()).unique()
+    if rest.len() == 0:
+        return fast.alias(raw.name)
+    slow = _slow_dates(rest, date_order)
+    late = raw.replace_strict(slow["k"], slow["dt"], default=None, return_dtype=_UTC)
+    return fast.fill_null(late).alias(raw.name)
+
+
 def _dates(base: pl.DataFrame, preset: Preset) -> tuple[dict[str, pl.Series], pl.LazyFrame]:
     """The three date columns as UTC datetimes, and an issue per value that cannot be read.
 

@@ -18,7 +18,14 @@ from typing import Any
 from .errors import RulesError
 from .rulefile import RuleTable, unknown_tables
 
-RULE_FILES = ("ingest.toml", "fields.toml", "statuses.toml", "deliverability.toml", "merge.toml")
+RULE_FILES = (
+    "ingest.toml",
+    "fields.toml",
+    "statuses.toml",
+    "deliverability.toml",
+    "merge.toml",
+    "scoring.toml",
+)
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,7 @@ class RuleSet:
     statuses: Any  # fields.StatusRules
     deliverability: Any  # flags.DeliverabilityRules
     merge: Any  # merge.MergeRules
+    scoring: Any  # scoring_rules.ScoringRules
     presets: dict[str, Any]  # name -> presets.Preset
     files: dict[str, bytes] = field(repr=False)  # relative path -> bytes, for the hash
     sources: tuple[str, ...] = ()
@@ -117,6 +125,7 @@ def load_rules(overlay: Path | None = None) -> RuleSet:
     from .flags import parse_deliverability_rules
     from .merge import parse_merge_rules
     from .presets import parse_preset
+    from .scoring_rules import parse_scoring_rules
 
     problems: list[str] = []
     base = default_rules_dir()
@@ -155,6 +164,11 @@ def load_rules(overlay: Path | None = None) -> RuleSet:
     merge = parse_merge_rules(
         docs.get("merge.toml", {}), str(files.get("merge.toml", base / "merge.toml")), problems
     )
+    scoring = parse_scoring_rules(
+        docs.get("scoring.toml", {}),
+        str(files.get("scoring.toml", base / "scoring.toml")),
+        problems,
+    )
     presets: dict[str, Any] = {}
     for rel in sorted(files):
         if rel.startswith("presets/") and rel in docs:
@@ -172,6 +186,7 @@ def load_rules(overlay: Path | None = None) -> RuleSet:
         statuses=statuses,
         deliverability=deliverability,
         merge=merge,
+        scoring=scoring,
         presets=presets,
         files=raw,
         sources=sources,

@@ -21,14 +21,17 @@ from typing import Any
 import polars as pl
 
 from . import __version__
-from .contacts import contacts_csv, contacts_table
+from .contacts import contacts_csv, contacts_table, scores_csv
 from .deliverability import (
     DnsOptions,
     contacts_deliverability,
     open_resolver,
     verdicts_rechecked,
 )
+from .engagement_lists import suppress_candidates, unengaged, winback
 from .errors import ListHygieneError
+from .events import read_events
+from .events.normalize import NormalizedEvents, events_normalized
 from .existing import (
     account_classes_csv,
     apply_account_suppressions,
@@ -44,6 +47,7 @@ from .presets import MappedTable, detect_preset, map_columns
 from .ruleset import RuleSet, load_rules
 from .schemas import REJECT_SCHEMA, RejectRecord
 from .schemas.checks import failed_rows
+from .scoring import contacts_scored
 from .store import Store
 from .validate import FIX_SCHEMA, contacts_validated
 
@@ -59,6 +63,11 @@ class RunOptions:
     default_region: str | None = None
     dns: DnsOptions = field(default_factory=DnsOptions)
     existing: Path | None = None  # the target account's export (--existing)
+    events: list[Path] = field(default_factory=list)  # --events
+    events_format: str | None = None
+    threshold_days: int | None = None  # default: rules/scoring.toml [winback]
+    campaign_id: str | None = None  # --campaign-id: write the win-back files
+    winback_sent: tuple[str, ...] = ()  # earlier win-back campaigns, besides the rules'
     debug: bool = False
     argv: list[str] = field(default_factory=list)
 
@@ -121,6 +130,11 @@ def rejects_frame(tables: list[tuple[RawTable, MappedTable | None]]) -> pl.DataF
 
 def execute(opts: RunOptions, progress: Progress = _no_progress) -> RunResult:
     """Run the pipeline. Raises ListHygieneError (exit 2/3) before writing anything to --out."""
+    if opts.campaign_id is not None and not opts.events:
+        raise ListHygieneError(
+            "--campaign-id needs --events: the win-back audience is the unengaged contacts, "
+            "and engagement is only known from events. Add --events FILE."
+        )
     rules = load_rules(opts.rules_dir)
     paths = expand_paths(opts.inputs)
     started = datetime.now(UTC)
@@ -220,6 +234,17 @@ def _run_stages(
                 if opts.existing is not None
                 else None
             )
+        events: NormalizedEvents | None = None
+        if opts.events:
+            progress("Reading events", 0, len(opts.events))
+            with clock.stage("events"):
+                staging = Path(tmp) / "events"
+                staging.mkdir()
+                batches = read_events(opts.events, rules.ingest, staging, opts.events_format)
+                events = events_normalized(batches, rules.scoring)
+            for b in batches:
+                warnings.extend(b.warnings)
+            progress("Reading events", len(opts.events), len(opts.events))
     with clock.stage("merge"):
         file_order = {t.source_file: i for i, (t, _) in enumerate(tables)}
         merged = contacts_merged(
@@ -228,7 +253,17 @@ def _run_stages(
         contacts = merged.contacts
         if account is not None:  # the account's suppressions win before any verdict or payload
             contacts = apply_account_suppressions(contacts, account.contacts)
-        contacts = verdicts_rechecked(contacts, rules)
+    threshold_days = opts.threshold_days or rules.scoring.threshold_days
+    with clock.stage("score"):
+        scored = contacts_scored(
+            contacts,
+            events.events if events is not None else None,
+            rules.scoring,
+            list(rules.merge.status_precedence),
+            opts.as_of,
+            threshold_days,
+        )
+        contacts = verdicts_rechecked(scored.contacts, rules)
     with clock.stage("store_raw"):
         store.wait_raw()  # the part of the raw-row writes the stages above did not hide
     with clock.stage("write"):
@@ -253,6 +288,28 @@ def _run_stages(
                 contacts, account.contacts, sum(t.input_rows for t, _ in tables)
             )
             out.write_json("import_preview.json", preview)
+        account_rows = account.contacts if account is not None else None
+        if events is not None:
+            out.write_csv("events_rejects.csv", events.rejects)
+            out.write_csv("unengaged.csv", unengaged(contacts, account_rows))
+            out.write_csv("scores.csv", scores_csv(contacts))
+            out.write_csv(
+                "suppress_candidates.csv",
+                suppress_candidates(
+                    contacts,
+                    account_rows,
+                    events.events,
+                    tuple(dict.fromkeys((*rules.scoring.previous_winback, *opts.winback_sent))),
+                    rules.scoring,
+                    opts.as_of,
+                ),
+            )
+            if opts.campaign_id is not None:
+                body, audience = winback(
+                    contacts, account_rows, opts.campaign_id, threshold_days, opts.as_of
+                )
+                out.write_json("winback.json", body)
+                out.write_csv("winback_audience.csv", audience)
         out.write_csv(
             "fixes.csv",
             pl.concat(fixes, how="vertical") if fixes else pl.DataFrame(schema=FIX_SCHEMA),
@@ -286,6 +343,29 @@ def _run_stages(
             "duplicates_merged": account.duplicates_merged,
             "contacts": account.contacts.height,
             "classes": reconciled.counts,
+        },
+        "events": None
+        if events is None
+        else {
+            "files": [
+                {
+                    "source_file": b.source_file,
+                    "format": b.format,
+                    "sha256": b.sha256,
+                    "size_bytes": b.size_bytes,
+                    "records": b.records,
+                    "events": b.frame.height,
+                    "rejected": b.rejects.height,
+                    "skipped": b.skipped,
+                }
+                for b in batches
+            ],
+            "input_records": events.input_records,
+            "events": events.events.height,
+            "rejected": events.rejects.height,
+            "skipped": events.skipped,
+            **scored.counts,
+            "threshold_days": threshold_days,
         },
         "reconciliation": {
             "input_rows": input_rows,

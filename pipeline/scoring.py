@@ -1,0 +1,318 @@
+"""Engagement from events, in polars: score, tier, factors, engagement class,
+unengaged flag, and the status changes events make (see docs/scoring.md).
+
+Every window is `as_of - N days < t <= as_of` and events after `as_of` are
+ignored. Scoring filters first (each rule's expiry window, human opens, a
+repeated event_id once), then keeps one event per type per (contact,
+campaign) when the campaign is known.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import polars as pl
+
+from .scoring_rules import ScoringRules
+
+DAY_US = 86_400_000_000
+UTC = pl.Datetime("us", "UTC")
+ENGAGED = ("open", "click", "reply")  # human engagement: what makes a contact engaged
+SUPPRESSING = {"complaint": "complained", "bounce": "bounced", "unsubscribe": "unsubscribed"}
+
+ENGAGEMENT_SCHEMA: dict[str, pl.DataType] = {
+    "score": pl.Int64(),
+    "tier": pl.String(),
+    "engagement": pl.String(),
+    "sends": pl.Int64(),
+    "opens": pl.Int64(),
+    "clicks": pl.Int64(),
+    "open_rate": pl.Float64(),
+    "click_rate": pl.Float64(),
+    "last_opened_at": UTC,
+    "last_engagement_at": UTC,
+    "days_inactive": pl.Int64(),
+    "unengaged": pl.Boolean(),
+    "recency": pl.String(),
+    "frequency": pl.String(),
+}
+ENGAGEMENT_COLUMNS = tuple(ENGAGEMENT_SCHEMA)
+
+
+@dataclass(frozen=True)
+class Scored:
+    contacts: pl.DataFrame  # the contacts with ENGAGEMENT_COLUMNS, statuses updated
+    counts: dict[str, int]  # events used, after as_of, for unknown contacts, ...
+    status_changes: pl.DataFrame  # email_key, from_status, status, status_reason, at
+
+
+def _within(days: int, as_of: datetime) -> pl.Expr:
+    return pl.col("timestamp") > pl.lit(as_of - timedelta(days=days), UTC)
+
+
+def _once_per_campaign(events: pl.LazyFrame) -> pl.LazyFrame:
+    """One event per type per (contact, campaign); events without a campaign each count."""
+    key = ["email_key", "event", "campaign_id"]
+    first = pl.int_range(pl.len()).over(key) == 0
+    return events.filter(pl.col("campaign_id").is_null() | first)
+
+
+def _human(rules: ScoringRules) -> pl.Expr:
+    if rules.count_machine_opens:
+        return pl.lit(True)
+    return ~pl.col("machine_open").fill_null(False)
+
+
+def _first_of_id() -> pl.Expr:
+    return pl.col("event_id").is_null() | (pl.int_range(pl.len()).over("event_id") == 0)
+
+
+def scores(events: pl.LazyFrame, rules: ScoringRules, as_of: datetime) -> pl.LazyFrame:
+    """email_key -> score (clamped 0-100), over the events of the rules' [[points]]."""
+    points = pl.LazyFrame(
+        {
+            "event": [p.event for p in rules.points],
+            "__points": [p.points for p in rules.points],
+            "__decay": [p.decay_days for p in rules.points],
+        },
+        schema={"event": pl.String, "__points": pl.Int64, "__decay": pl.Int64},
+    )
+    start = pl.lit(as_of, UTC) - pl.duration(days=pl.col("__decay"))
+    counted = (
+        events.join(points, on="event", how="inner", maintain_order="left")
+        .filter((pl.col("__decay") == 0) | (pl.col("timestamp") > start))
+        .filter(_human(rules))
+        .filter(_first_of_id())
+    )
+    return (
+        _once_per_campaign(counted)
+        .group_by("email_key")
+        .agg(pl.col("__points").sum().clip(0, 100).alias("score"))
+    )
+
+
+def _tier(rules: ScoringRules) -> pl.Expr:
+    expr = pl.lit(rules.tiers[-1][0])
+    for name, low in reversed(rules.tiers[:-1]):
+        expr = pl.when(pl.col("score") >= low).then(pl.lit(name)).otherwise(expr)
+    return expr
+
+
+def factors(events: pl.LazyFrame, rules: ScoringRules, as_of: datetime) -> pl.LazyFrame:
+    """email_key -> sends, opens, clicks, rates and frequency within the factor window,
+    and the last human open and engagement of all time (up to as_of)."""
+    human = events.filter(_human(rules)).filter(_first_of_id())
+    window = _once_per_campaign(human.filter(_within(rules.window_days, as_of)))
+    e = pl.col("event")
+    in_window = window.group_by("email_key").agg(
+        pl.max_horizontal((e == "send").sum(), (e == "delivered").sum()).alias("sends"),
+        (e == "open").sum().alias("opens"),
+        (e == "click").sum().alias("clicks"),
+        e.is_in(ENGAGED).sum().alias("__engagements"),
+    )
+    ever = human.group_by("email_key").agg(
+        pl.col("timestamp").filter(e == "open").max().alias("last_opened_at"),
+        pl.col("timestamp").filter(e.is_in(ENGAGED)).max().alias("last_engagement_at"),
+    )
+    return ever.join(in_window, on="email_key", how="full", coalesce=True)
+
+
+def _rate(n: str) -> pl.Expr:
+    sends = pl.col("sends")
+    return (
+        pl.when(sends > 0)
+        .then(pl.min_horizontal(pl.col(n) / sends, 1.0).round(4))
+        .alias(f"{n[:-1]}_rate")
+    )
+
+
+def status_changes(
+    contacts: pl.DataFrame,
+    events: pl.LazyFrame,
+    rules: ScoringRules,
+    precedence: list[str],
+    as_of: datetime,
+) -> pl.DataFrame:
+    """Per contact whose status an event makes worse: the new status, reason and time.
+
+    The strongest suppressing event wins (by the merge rules' precedence); its latest
+    occurrence gives the reason and time. Soft bounces count only when [statuses]
+    soft_bounce_limit is above 0: that many within soft_bounce_days make a contact bounced.
+    """
+    rank = {s: i for i, s in enumerate(precedence)}
+    e = pl.col("event")
+    where = pl.concat_str(
+        pl.lit(" ("),
+        pl.col("source_file"),
+        pl.lit(" row "),
+        pl.col("row").cast(pl.String),
+        pl.lit(")"),
+    )
+    detail = (
+        pl.when(pl.col("reason").is_not_null())
+        .then(pl.concat_str(pl.lit(": "), pl.col("reason")))
+        .otherwise(pl.lit(""))
+    )
+    named = {"complaint": "complaint", "bounce": "hard bounce", "unsubscribe": "unsubscribe"}
+    parts = [
+        events.filter(e.is_in(list(SUPPRESSING))).select(
+            "email_key",
+            e.replace_strict(SUPPRESSING, return_dtype=pl.String).alias("__status"),
+            pl.concat_str(
+                e.replace_strict(named, return_dtype=pl.String), pl.lit(" event"), detail, where
+            ).alias("__reason"),
+            "timestamp",
+        )
+    ]
+    if rules.soft_bounce_limit > 0:
+        days = rules.soft_bounce_days
+        parts.append(
+            events.filter((e == "soft_bounce") & _within(days, as_of))
+            .sort("timestamp", maintain_order=True)
+            .group_by("email_key")
+            .agg(
+                pl.len().alias("__n"),
+                pl.col("timestamp").last(),
+                where.last().alias("__where"),
+            )
+            .filter(pl.col("__n") >= rules.soft_bounce_limit)
+            .select(
+                "email_key",
+                pl.lit("bounced").alias("__status"),
+                pl.concat_str(
+                    pl.col("__n").cast(pl.String),
+                    pl.lit(f" soft bounces within {days} days, the last"),
+                    pl.col("__where"),
+                ).alias("__reason"),
+                "timestamp",
+            )
+        )
+    found = pl.concat(parts).with_columns(
+        pl.col("__status").replace_strict(rank, return_dtype=pl.Int64).alias("__rank")
+    )
+    best = (
+        found.sort("__rank", "timestamp", descending=[False, True], maintain_order=True)
+        .group_by("email_key", maintain_order=True)
+        .first()
+        .collect()
+    )
+    joined = contacts.select("email_key", "status").join(best, on="email_key", how="inner")
+    worse = joined.filter(
+        pl.col("__rank") < pl.col("status").replace_strict(rank, return_dtype=pl.Int64)
+    )
+    return worse.select(
+        "email_key",
+        pl.col("status").alias("from_status"),
+        pl.col("__status").alias("status"),
+        pl.col("__reason").alias("status_reason"),
+        pl.col("timestamp").alias("status_changed_at"),
+    )
+
+
+def _frequency(rules: ScoringRules) -> pl.Expr:
+    n = pl.col("__engagements").fill_null(0)
+    return (
+        pl.when(n >= rules.frequency_high)
+        .then(pl.lit("high"))
+        .when(n >= rules.frequency_medium)
+        .then(pl.lit("medium"))
+        .when(n >= 1)
+        .then(pl.lit("low"))
+        .otherwise(pl.lit("none"))
+    )
+
+
+def _whole_days(since: pl.Expr, as_of: datetime) -> pl.Expr:
+    return ((pl.lit(as_of, UTC) - since).dt.total_microseconds() // DAY_US).clip(0)
+
+
+def contacts_scored(
+    contacts: pl.DataFrame,
+    events: pl.DataFrame | None,
+    rules: ScoringRules,
+    precedence: list[str],
+    as_of: datetime,
+    threshold_days: int,
+) -> Scored:
+    """The contacts with their engagement columns and event-made statuses.
+
+    Without events (`None`) the engagement columns stay empty: nothing is known.
+    """
+    if events is None:
+        empty = [pl.lit(None, t).alias(c) for c, t in ENGAGEMENT_SCHEMA.items()]
+        return Scored(contacts.with_columns(empty), {}, _no_changes())
+    upto = events.lazy().filter(pl.col("timestamp") <= pl.lit(as_of, UTC))
+    known = contacts.select("email_key").lazy()
+    mine = upto.join(known, on="email_key", how="semi")
+
+    changes = status_changes(contacts, mine, rules, precedence, as_of)
+    with_status = contacts
+    if changes.height:
+        upd = changes.drop("from_status")
+        with_status = contacts.update(upd, on="email_key", how="left")
+
+    per = (
+        factors(mine, rules, as_of)
+        .join(scores(mine, rules, as_of), on="email_key", how="full", coalesce=True)
+        .collect()
+    )
+    c = with_status.join(per, on="email_key", how="left", maintain_order="left")
+    last = pl.col("last_engagement_at")
+    threshold = pl.lit(as_of - timedelta(days=threshold_days), UTC)
+    scored = c.with_columns(
+        pl.col("score").fill_null(0),
+        *(pl.col(n).fill_null(0) for n in ("sends", "opens", "clicks")),
+    ).with_columns(
+        _tier(rules).alias("tier"),
+        pl.when(last > pl.lit(as_of - timedelta(days=rules.active_days), UTC))
+        .then(pl.lit("active"))
+        .when(last > pl.lit(as_of - timedelta(days=rules.passive_days), UTC))
+        .then(pl.lit("passive"))
+        .otherwise(pl.lit("dormant"))
+        .alias("engagement"),
+        _rate("opens"),
+        _rate("clicks"),
+        pl.when(last.is_not_null())
+        .then(_whole_days(last, as_of))
+        .when(pl.col("created_at").is_not_null())
+        .then(_whole_days(pl.col("created_at"), as_of))
+        .alias("days_inactive"),
+        (
+            (pl.col("status") == "active")
+            & ~(last > threshold).fill_null(False)
+            & (pl.col("created_at").is_null() | (pl.col("created_at") <= threshold))
+        ).alias("unengaged"),
+        pl.when(last.is_not_null())
+        .then(pl.concat_str(_whole_days(last, as_of).cast(pl.String), pl.lit("d")))
+        .alias("recency"),
+        _frequency(rules).alias("frequency"),
+    )
+    counts = {
+        "events_counted_up_to_as_of": upto.select(pl.len()).collect().item(),
+        "events_after_as_of": events.height - upto.select(pl.len()).collect().item(),
+        "events_for_unknown_contacts": upto.join(known, on="email_key", how="anti")
+        .select(pl.len())
+        .collect()
+        .item(),
+        "status_changes": changes.height,
+    }
+    return Scored(
+        scored.drop("__engagements").with_columns(
+            pl.col(c).cast(t) for c, t in ENGAGEMENT_SCHEMA.items()
+        ),
+        counts,
+        changes,
+    )
+
+
+def _no_changes() -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={
+            "email_key": pl.String,
+            "from_status": pl.String,
+            "status": pl.String,
+            "status_reason": pl.String,
+            "status_changed_at": UTC,
+        }
+    )
