@@ -68,7 +68,8 @@ class OutputDir:
 
     def write_csv(self, rel: str, frame: pl.DataFrame) -> None:
         p = self.path(rel)
-        neutralize_formulas(frame).write_csv(p)
+        # every time in a CSV is UTC, ISO 8601 with a Z, to the second
+        neutralize_formulas(frame).write_csv(p, datetime_format="%Y-%m-%dT%H:%M:%SZ")
         self.written[rel] = frame.height
 
     def write_parquet(self, rel: str, frame: pl.DataFrame) -> None:

@@ -47,14 +47,32 @@ class Scored:
     status_changes: pl.DataFrame  # email_key, from_status, status, status_reason, at
 
 
+K = "__i"  # the contact's row number in `contacts`: integer keys make every group-by cheap
+
+
 def _within(days: int, as_of: datetime) -> pl.Expr:
     return pl.col("timestamp") > pl.lit(as_of - timedelta(days=days), UTC)
 
 
-def _once_per_campaign(events: pl.LazyFrame) -> pl.LazyFrame:
+def first_occurrences(frame: pl.DataFrame, cols: list[str]) -> pl.Series:
+    """True for the first row of each distinct combination of `cols`, exactly.
+
+    Hashes first (fast); only the rows whose hash repeats are compared by value, so
+    a hash collision can never merge two different values."""
+    if frame.is_empty():
+        return pl.Series(dtype=pl.Boolean)
+    h = frame.select(pl.struct(cols).hash(seed=3)).to_series()
+    dup = h.is_duplicated()
+    first = ~dup
+    if dup.any():
+        sub = frame.filter(dup).select(pl.struct(cols).is_first_distinct()).to_series()
+        first = first.scatter(dup.arg_true(), sub)
+    return first
+
+
+def _once_per_campaign(events: pl.DataFrame) -> pl.DataFrame:
     """One event per type per (contact, campaign); events without a campaign each count."""
-    key = ["email_key", "event", "campaign_id"]
-    first = pl.int_range(pl.len()).over(key) == 0
+    first = first_occurrences(events, [K, "event", "campaign_id"])
     return events.filter(pl.col("campaign_id").is_null() | first)
 
 
@@ -64,13 +82,16 @@ def _human(rules: ScoringRules) -> pl.Expr:
     return ~pl.col("machine_open").fill_null(False)
 
 
-def _first_of_id() -> pl.Expr:
-    return pl.col("event_id").is_null() | (pl.int_range(pl.len()).over("event_id") == 0)
+def counted_events(events: pl.DataFrame, rules: ScoringRules) -> pl.DataFrame:
+    """Human events, a repeated event_id once (its first occurrence in input order)."""
+    human = events.filter(_human(rules))
+    first = first_occurrences(human, ["event_id"])
+    return human.filter(pl.col("event_id").is_null() | first)
 
 
-def scores(events: pl.LazyFrame, rules: ScoringRules, as_of: datetime) -> pl.LazyFrame:
-    """email_key -> score (clamped 0-100), over the events of the rules' [[points]]."""
-    points = pl.LazyFrame(
+def scores(events: pl.DataFrame, rules: ScoringRules, as_of: datetime) -> pl.DataFrame:
+    """K -> score (clamped 0-100), over the counted events of the rules' [[points]]."""
+    points = pl.DataFrame(
         {
             "event": [p.event for p in rules.points],
             "__points": [p.points for p in rules.points],
@@ -79,15 +100,12 @@ def scores(events: pl.LazyFrame, rules: ScoringRules, as_of: datetime) -> pl.Laz
         schema={"event": pl.String, "__points": pl.Int64, "__decay": pl.Int64},
     )
     start = pl.lit(as_of, UTC) - pl.duration(days=pl.col("__decay"))
-    counted = (
-        events.join(points, on="event", how="inner", maintain_order="left")
-        .filter((pl.col("__decay") == 0) | (pl.col("timestamp") > start))
-        .filter(_human(rules))
-        .filter(_first_of_id())
+    live = events.join(points, on="event", how="inner", maintain_order="left").filter(
+        (pl.col("__decay") == 0) | (pl.col("timestamp") > start)
     )
     return (
-        _once_per_campaign(counted)
-        .group_by("email_key")
+        _once_per_campaign(live)
+        .group_by(K)
         .agg(pl.col("__points").sum().clip(0, 100).alias("score"))
     )
 
@@ -99,23 +117,47 @@ def _tier(rules: ScoringRules) -> pl.Expr:
     return expr
 
 
-def factors(events: pl.LazyFrame, rules: ScoringRules, as_of: datetime) -> pl.LazyFrame:
-    """email_key -> sends, opens, clicks, rates and frequency within the factor window,
-    and the last human open and engagement of all time (up to as_of)."""
-    human = events.filter(_human(rules)).filter(_first_of_id())
-    window = _once_per_campaign(human.filter(_within(rules.window_days, as_of)))
+def factors(events: pl.DataFrame, rules: ScoringRules, as_of: datetime) -> pl.DataFrame:
+    """K -> sends, opens, clicks and engagements within the factor window, and the last
+    human open and engagement of all time (up to as_of), over the counted events."""
+    window = _once_per_campaign(events.filter(_within(rules.window_days, as_of)))
     e = pl.col("event")
-    in_window = window.group_by("email_key").agg(
+    in_window = window.group_by(K).agg(
         pl.max_horizontal((e == "send").sum(), (e == "delivered").sum()).alias("sends"),
         (e == "open").sum().alias("opens"),
         (e == "click").sum().alias("clicks"),
         e.is_in(ENGAGED).sum().alias("__engagements"),
     )
-    ever = human.group_by("email_key").agg(
+    ever = events.group_by(K).agg(
         pl.col("timestamp").filter(e == "open").max().alias("last_opened_at"),
         pl.col("timestamp").filter(e.is_in(ENGAGED)).max().alias("last_engagement_at"),
     )
-    return ever.join(in_window, on="email_key", how="full", coalesce=True)
+    return ever.join(in_window, on=K, how="full", coalesce=True)
+
+
+def contact_rows(contacts: pl.DataFrame, events: pl.DataFrame) -> pl.Series:
+    """Each event's contact as a row number of `contacts` (null: not a contact).
+
+    Joined on a 64-bit hash of email_key, then checked by value: a row whose key
+    differs from its contact's (a collision) is joined again by value."""
+    keys = contacts.get_column("email_key")
+    seed = 11
+    table = pl.DataFrame({"__h": keys.hash(seed=seed), K: pl.int_range(keys.len(), eager=True)})
+    table = table.with_columns(pl.col(K).cast(pl.UInt32))
+    if table.get_column("__h").is_duplicated().any():  # colliding contacts: by value
+        exact = pl.DataFrame({"email_key": keys, K: table.get_column(K)})
+        return events.select("email_key").join(
+            exact, on="email_key", how="left", maintain_order="left"
+        )[K]
+    ek = events.get_column("email_key")
+    rows = (
+        pl.DataFrame({"__h": ek.hash(seed=seed)})
+        .join(table, on="__h", how="left", maintain_order="left")
+        .get_column(K)
+    )
+    found = keys.gather(rows.fill_null(0)) if keys.len() else ek.clear(ek.len())
+    wrong = rows.is_not_null() & (found != ek)
+    return rows.set(wrong, None) if wrong.any() else rows
 
 
 def _rate(n: str) -> pl.Expr:
@@ -129,12 +171,12 @@ def _rate(n: str) -> pl.Expr:
 
 def status_changes(
     contacts: pl.DataFrame,
-    events: pl.LazyFrame,
+    events: pl.DataFrame,
     rules: ScoringRules,
     precedence: list[str],
     as_of: datetime,
 ) -> pl.DataFrame:
-    """Per contact whose status an event makes worse: the new status, reason and time.
+    """Per contact (K) whose status an event makes worse: the new status, reason and time.
 
     The strongest suppressing event wins (by the merge rules' precedence); its latest
     occurrence gives the reason and time. Soft bounces count only when [statuses]
@@ -157,7 +199,7 @@ def status_changes(
     named = {"complaint": "complaint", "bounce": "hard bounce", "unsubscribe": "unsubscribe"}
     parts = [
         events.filter(e.is_in(list(SUPPRESSING))).select(
-            "email_key",
+            K,
             e.replace_strict(SUPPRESSING, return_dtype=pl.String).alias("__status"),
             pl.concat_str(
                 e.replace_strict(named, return_dtype=pl.String), pl.lit(" event"), detail, where
@@ -170,7 +212,7 @@ def status_changes(
         parts.append(
             events.filter((e == "soft_bounce") & _within(days, as_of))
             .sort("timestamp", maintain_order=True)
-            .group_by("email_key")
+            .group_by(K)
             .agg(
                 pl.len().alias("__n"),
                 pl.col("timestamp").last(),
@@ -178,7 +220,7 @@ def status_changes(
             )
             .filter(pl.col("__n") >= rules.soft_bounce_limit)
             .select(
-                "email_key",
+                K,
                 pl.lit("bounced").alias("__status"),
                 pl.concat_str(
                     pl.col("__n").cast(pl.String),
@@ -193,21 +235,21 @@ def status_changes(
     )
     best = (
         found.sort("__rank", "timestamp", descending=[False, True], maintain_order=True)
-        .group_by("email_key", maintain_order=True)
+        .group_by(K, maintain_order=True)
         .first()
-        .collect()
     )
-    joined = contacts.select("email_key", "status").join(best, on="email_key", how="inner")
-    worse = joined.filter(
-        pl.col("__rank") < pl.col("status").replace_strict(rank, return_dtype=pl.Int64)
+    current = contacts.get_column("status").gather(best.get_column(K))
+    worse = best.with_columns(current.alias("from_status")).filter(
+        pl.col("__rank") < pl.col("from_status").replace_strict(rank, return_dtype=pl.Int64)
     )
     return worse.select(
-        "email_key",
-        pl.col("status").alias("from_status"),
+        K,
+        contacts.get_column("email_key").gather(worse.get_column(K)).alias("email_key"),
+        "from_status",
         pl.col("__status").alias("status"),
         pl.col("__reason").alias("status_reason"),
         pl.col("timestamp").alias("status_changed_at"),
-    )
+    ).sort(K)
 
 
 def _frequency(rules: ScoringRules) -> pl.Expr:
@@ -242,22 +284,26 @@ def contacts_scored(
     if events is None:
         empty = [pl.lit(None, t).alias(c) for c, t in ENGAGEMENT_SCHEMA.items()]
         return Scored(contacts.with_columns(empty), {}, _no_changes())
-    upto = events.lazy().filter(pl.col("timestamp") <= pl.lit(as_of, UTC))
-    known = contacts.select("email_key").lazy()
-    mine = upto.join(known, on="email_key", how="semi")
+    upto = events.filter(pl.col("timestamp") <= pl.lit(as_of, UTC))
+    rows = contact_rows(contacts, upto)
+    mine = upto.with_columns(rows.alias(K)).filter(pl.col(K).is_not_null())
 
     changes = status_changes(contacts, mine, rules, precedence, as_of)
     with_status = contacts
-    if changes.height:
-        upd = changes.drop("from_status")
-        with_status = contacts.update(upd, on="email_key", how="left")
+    if changes.height:  # by row number: a few changed contacts, no join over all of them
+        idx = changes.get_column(K)
+        with_status = contacts.with_columns(
+            *(
+                contacts.get_column(col).scatter(idx, changes.get_column(col))
+                for col in ("status", "status_reason", "status_changed_at")
+            )
+        )
 
-    per = (
-        factors(mine, rules, as_of)
-        .join(scores(mine, rules, as_of), on="email_key", how="full", coalesce=True)
-        .collect()
+    counted = counted_events(mine, rules)
+    per = factors(counted, rules, as_of).join(
+        scores(counted, rules, as_of), on=K, how="full", coalesce=True
     )
-    c = with_status.join(per, on="email_key", how="left", maintain_order="left")
+    c = with_status.with_row_index(K).join(per, on=K, how="left", maintain_order="left").drop(K)
     last = pl.col("last_engagement_at")
     threshold = pl.lit(as_of - timedelta(days=threshold_days), UTC)
     scored = c.with_columns(
@@ -289,12 +335,10 @@ def contacts_scored(
         _frequency(rules).alias("frequency"),
     )
     counts = {
-        "events_counted_up_to_as_of": upto.select(pl.len()).collect().item(),
-        "events_after_as_of": events.height - upto.select(pl.len()).collect().item(),
-        "events_for_unknown_contacts": upto.join(known, on="email_key", how="anti")
-        .select(pl.len())
-        .collect()
-        .item(),
+        "events_up_to_as_of": upto.height,
+        "events_after_as_of": events.height - upto.height,
+        "events_for_unknown_contacts": upto.height - mine.height,
+        "events_counted": counted.height,
         "status_changes": changes.height,
     }
     return Scored(
@@ -302,7 +346,7 @@ def contacts_scored(
             pl.col(c).cast(t) for c, t in ENGAGEMENT_SCHEMA.items()
         ),
         counts,
-        changes,
+        changes.drop(K),
     )
 
 

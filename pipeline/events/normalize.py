@@ -9,6 +9,7 @@ rules/scoring.toml [machine_opens]).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import polars as pl
@@ -72,6 +73,51 @@ def _reject(frame: pl.DataFrame, bad: pl.Expr, error: pl.Expr) -> pl.DataFrame:
     return frame.filter(bad).select("source_file", "row", pl.col("email"), error.alias("error"))
 
 
+def per_distinct(
+    values: pl.Series,
+    fn: Callable[[pl.Series], pl.Series],
+    hashed: Callable[[pl.Series], pl.Series] = lambda s: s.hash(seed=7),
+) -> pl.Series:
+    """`fn` applied to each distinct value once, mapped back to every row, exactly.
+
+    Distinct by a 64-bit hash (far faster than distinct strings); rows whose value
+    differs from its hash's representative (a collision, about one in 10^13 pairs) get
+    `fn` of their own value."""
+    frame = pl.DataFrame({"__h": hashed(values), "__v": values})
+    reps = frame.unique("__h", keep="first")
+    table = reps.with_columns(fn(reps.get_column("__v")).alias("__out"))
+    joined = frame.join(table.rename({"__v": "__rep"}), on="__h", how="left", maintain_order="left")
+    out = joined.get_column("__out").alias(values.name)
+    clash = ~joined.get_column("__rep").eq_missing(values)
+    if clash.any():
+        out = out.scatter(clash.arg_true(), fn(values.filter(clash)))
+    return out
+
+
+def _email_keys(emails: pl.Series) -> pl.DataFrame:
+    """`email_key` and `error` per row, validating each distinct address once.
+
+    Distinct by a 64-bit hash (far faster than distinct strings); a row whose address
+    differs from its hash's representative (a collision, about one in 10^13 pairs) is
+    validated on its own, so the result is exact."""
+    frame = pl.DataFrame({"__h": emails.hash(seed=7), "email": emails})
+    reps = frame.unique("__h", keep="first")
+    checked = validate_emails(reps.get_column("email"))
+    table = reps.select(
+        "__h", pl.col("email").alias("__rep"), checked["email_key"], checked["error"]
+    )
+    joined = frame.join(table, on="__h", how="left", maintain_order="left")
+    clash = ~joined.get_column("__rep").eq_missing(joined.get_column("email"))
+    if clash.any():
+        exact = validate_emails(emails.filter(clash))
+        idx = clash.arg_true()
+        keys, errors = joined.get_column("email_key"), joined.get_column("error")
+        keys = keys.scatter(idx, exact.get_column("email_key"))
+        errors = errors.scatter(idx, exact.get_column("error"))
+        return pl.DataFrame({"email_key": keys, "error": errors})
+    return joined.select("email_key", "error")
+
+
 def events_normalized(batches: list[EventBatch], rules: ScoringRules) -> NormalizedEvents:
     raw = (
         pl.concat([b.frame for b in batches], how="vertical")
@@ -80,12 +126,19 @@ def events_normalized(batches: list[EventBatch], rules: ScoringRules) -> Normali
     )
     names = rules.event_names
     known = ", ".join(names)
-    ev = pl.col("event").str.strip_chars().str.to_lowercase().str.replace_all(r"[\s\-]+", "_")
-    raw = raw.with_columns(ev.replace(ALIASES).alias("__event"))
+    # A few distinct names over millions of rows: each spelling is worked out once.
+    spelled = per_distinct(
+        raw.get_column("event"),
+        lambda names: (
+            names.str.strip_chars()
+            .str.to_lowercase()
+            .str.replace_all(r"[\s\-]+", "_")
+            .replace(ALIASES)
+        ),
+    )
+    raw = raw.with_columns(spelled.alias("__event"))
 
-    emails = raw.get_column("email").unique()
-    checked = validate_emails(emails).select(pl.col("input").alias("email"), "email_key", "error")
-    raw = raw.join(checked, on="email", how="left", nulls_equal=True, maintain_order="left")
+    raw = pl.concat([raw, _email_keys(raw.get_column("email"))], how="horizontal")
     raw = raw.with_columns(
         timestamps_utc(raw.get_column("timestamp")).alias("__ts"),
         pl.col("machine_open").str.strip_chars().str.to_lowercase().alias("__mo"),
@@ -93,6 +146,8 @@ def events_normalized(batches: list[EventBatch], rules: ScoringRules) -> Normali
     mo = pl.col("__mo")
     flag = pl.when(mo.is_in(_TRUE)).then(True).when(mo.is_in(_FALSE)).then(False)
 
+    # (test, message): a row's first failing test names its error. Tests run on every
+    # row; the sentences are built only for the rows that fail.
     problems = [
         (
             pl.col("email").is_null() | (pl.col("email").str.strip_chars() == ""),
@@ -125,8 +180,7 @@ def events_normalized(batches: list[EventBatch], rules: ScoringRules) -> Normali
                 pl.lit('timestamp "'),
                 pl.col("timestamp").fill_null(""),
                 pl.lit(
-                    '" is not a time listhygiene can read'
-                    "; use ISO 8601 such as "
+                    '" is not a time listhygiene can read; use ISO 8601 such as '
                     "2026-03-12T09:14:00Z or epoch seconds."
                 ),
             ),
@@ -140,15 +194,16 @@ def events_normalized(batches: list[EventBatch], rules: ScoringRules) -> Normali
             ),
         ),
     ]
-    # The first problem of a row is its error; later checks would repeat it.
+    code = pl.lit(0, pl.Int8)
+    for i, (bad, _) in reversed(list(enumerate(problems, start=1))):
+        code = pl.when(bad).then(pl.lit(i, pl.Int8)).otherwise(code)
+    raw = raw.with_columns(code.alias("__code"))
+    failed = raw.filter(pl.col("__code") > 0)
     error = pl.lit(None, pl.String)
-    for bad, text in reversed(problems):
-        error = pl.when(bad).then(text).otherwise(error)
-    raw = raw.with_columns(error.alias("__error"))
-    rejected = raw.filter(pl.col("__error").is_not_null()).select(
-        "source_file", "row", "email", pl.col("__error").alias("error")
-    )
-    kept = raw.filter(pl.col("__error").is_null())
+    for i, (_, text) in enumerate(problems, start=1):
+        error = pl.when(pl.col("__code") == i).then(text).otherwise(error)
+    rejected = failed.select("source_file", "row", "email", error.alias("error"))
+    kept = raw.filter(pl.col("__code") == 0)
 
     machine = flag
     if rules.detect_machine_opens:
