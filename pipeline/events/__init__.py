@@ -23,7 +23,7 @@ from ..ingest.sniff import sha256_file
 from ..ingest.table import ROW, RawTable
 from ..presets import find_header
 from ..ruleset import IngestRules
-from . import ses
+from . import sendgrid, ses
 from .table import (
     EVENT_REJECT_SCHEMA,
     EVENT_TYPES,
@@ -39,6 +39,7 @@ __all__ = ["EVENT_TYPES", "FORMATS", "FORMAT_NAMES", "EventBatch", "read_events"
 # the fallback.
 FORMATS: tuple[EventFormat, ...] = (
     ses.FORMAT,
+    sendgrid.FORMAT,
 )
 FORMAT_NAMES = ("generic", *(f.name for f in FORMATS))
 
