@@ -23,7 +23,7 @@ from ..ingest.sniff import sha256_file
 from ..ingest.table import ROW, RawTable
 from ..presets import find_header
 from ..ruleset import IngestRules
-from . import sendgrid, ses
+from . import mailgun, sendgrid, ses
 from .table import (
     EVENT_REJECT_SCHEMA,
     EVENT_TYPES,
@@ -40,6 +40,7 @@ __all__ = ["EVENT_TYPES", "FORMATS", "FORMAT_NAMES", "EventBatch", "read_events"
 FORMATS: tuple[EventFormat, ...] = (
     ses.FORMAT,
     sendgrid.FORMAT,
+    mailgun.FORMAT,
 )
 FORMAT_NAMES = ("generic", *(f.name for f in FORMATS))
 
