@@ -23,7 +23,7 @@ from ..ingest.sniff import sha256_file
 from ..ingest.table import ROW, RawTable
 from ..presets import find_header
 from ..ruleset import IngestRules
-from . import mailgun, sendgrid, ses
+from . import mailgun, postmark, sendgrid, ses
 from .table import (
     EVENT_REJECT_SCHEMA,
     EVENT_TYPES,
@@ -41,6 +41,7 @@ FORMATS: tuple[EventFormat, ...] = (
     ses.FORMAT,
     sendgrid.FORMAT,
     mailgun.FORMAT,
+    postmark.FORMAT,
 )
 FORMAT_NAMES = ("generic", *(f.name for f in FORMATS))
 
