@@ -23,7 +23,7 @@ from ..ingest.sniff import sha256_file
 from ..ingest.table import ROW, RawTable
 from ..presets import find_header
 from ..ruleset import IngestRules
-from . import mailgun, postmark, sendgrid, ses
+from . import mailerdash, mailgun, postmark, sendgrid, ses
 from .table import (
     EVENT_REJECT_SCHEMA,
     EVENT_TYPES,
@@ -42,6 +42,7 @@ FORMATS: tuple[EventFormat, ...] = (
     sendgrid.FORMAT,
     mailgun.FORMAT,
     postmark.FORMAT,
+    mailerdash.FORMAT,
 )
 FORMAT_NAMES = ("generic", *(f.name for f in FORMATS))
 
