@@ -23,6 +23,7 @@ from ..ingest.sniff import sha256_file
 from ..ingest.table import ROW, RawTable
 from ..presets import find_header
 from ..ruleset import IngestRules
+from . import mailerdash, mailgun, postmark, sendgrid, ses
 from .table import (
     EVENT_REJECT_SCHEMA,
     EVENT_TYPES,
@@ -34,8 +35,15 @@ from .table import (
 
 __all__ = ["EVENT_TYPES", "FORMATS", "FORMAT_NAMES", "EventBatch", "read_events"]
 
-# Providers in the order detection tries them; the generic table is the fallback.
-FORMATS: tuple[EventFormat, ...] = ()
+# Providers in the order detection tries them (the first wins a tie); the generic table is
+# the fallback.
+FORMATS: tuple[EventFormat, ...] = (
+    ses.FORMAT,
+    sendgrid.FORMAT,
+    mailgun.FORMAT,
+    postmark.FORMAT,
+    mailerdash.FORMAT,
+)
 FORMAT_NAMES = ("generic", *(f.name for f in FORMATS))
 
 # Generic table: canonical column -> accepted headers (compared ignoring case, spaces,
