@@ -56,7 +56,7 @@ def test_wheel_installs_and_finds_its_default_rules(tmp_path: Path) -> None:
     )
     probe = (
         "import sys; sys.path.insert(0, sys.argv[1]);"
-        "import listhygiene, listhygiene.ruleset as r;"
+        "import listhygiene, listhygiene.cli, listhygiene.ruleset as r;"  # cli imports every module
         "rules = r.load_rules();"
         "print(listhygiene.__file__); print(r.default_rules_dir()); print(sorted(rules.presets))"
     )
