@@ -13,6 +13,7 @@ DB     ?= .listhygiene/store.duckdb
 BENCH_ARGS ?=
 EMAIL_BENCH_ARGS ?=
 DNS_BENCH_ARGS ?=
+SCORE_BENCH_ARGS ?=
 
 .PHONY: setup run test lint format bench sample clean distclean
 
@@ -43,10 +44,12 @@ format: setup
 
 # The pipeline against a bare DuckDB scan, email validation against
 # email-validator row by row (both at 1M by default), then DNS against a local
-# Knot server (20k domains cold and warm); results in bench/results/.
+# Knot server (20k domains cold and warm), and scoring of 10M events for 1M contacts
+# against a bare scan of the events file; results in bench/results/.
 bench: setup
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 	$(BIN)/python bench/emails.py $(EMAIL_BENCH_ARGS)
+	$(BIN)/python bench/score.py $(SCORE_BENCH_ARGS)
 	sh tests/setup_dns_server.sh
 	$(BIN)/python bench/resolve.py $(DNS_BENCH_ARGS)
 
