@@ -309,6 +309,14 @@ class Merged:
 
 _POS, _REC, _KEY, _SRANK, _FILE = "__pos", "__rec", "__key", "__srank", "__file"
 
+# JSON tokens as fields._TOKEN reads them. A flat compact object has only string or
+# scalar values and no whitespace: `{"a":"x","b":1}`.
+_JSON_STRING = r'"(?:[^"\\]|\\.)*"'
+_JSON_SCALAR = r'[^\s{}\[\]:,"]+'
+_FLAT_MEMBER = f"{_JSON_STRING}:(?:{_JSON_STRING}|{_JSON_SCALAR})"
+_FLAT_OBJECT = f"^\\{{(?:{_FLAT_MEMBER}(?:,{_FLAT_MEMBER})*)?\\}}$"
+_FLAT_TOKEN = f"{_JSON_STRING}|{_JSON_SCALAR}"
+
 
 def canonical_keys(email_key: pl.Series, providers: tuple[Provider, ...]) -> pl.Series:
     """The provider-canonical form of each `email_key`: Gmail dots dropped, `googlemail.com`
@@ -380,38 +388,97 @@ def _merge_tags(multi: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _object_members(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+    """`fields._members(frame, column)`, row for row (`__i`, `m`, `key`, `text`, `value`),
+    ordered by `__i` then `m` (`frame`'s `__i` ascending).
+
+    Flat compact objects, the custom fields every preset writes (`{"a":"x","b":1}`:
+    string or scalar values, no whitespace), are split by one regex pass: their
+    string and scalar tokens alternate key, value, key, value. Anything else (nested
+    values, whitespace, broken JSON) goes through the generic tokenizer."""
+    s = pl.col(column)
+    flat = frame.select(s.str.contains(_FLAT_OBJECT).fill_null(False)).to_series()
+    tokens = pl.col("__tok")
+    out = (
+        frame.filter(flat)
+        .lazy()
+        .select(_I, s.str.extract_all(_FLAT_TOKEN).alias("__tok"))
+        .select(
+            _I,
+            pl.int_ranges(tokens.list.len() // 2, dtype=pl.Int32).alias("m"),
+            tokens.list.gather_every(2).alias("key"),
+            tokens.list.gather_every(2, 1).alias("value"),
+        )
+        .explode("m", "key", "value")
+        .drop_nulls("m")  # `{}`: no members
+        .select(_I, "m", "key", pl.concat_str("key", pl.lit(":"), "value").alias("text"), "value")
+        .collect()
+    )
+    if flat.all():
+        return out
+    other = _members(frame.filter(~flat).select(_I, column), column)
+    return pl.concat([out, other.cast(out.schema)]).sort(_I, "m")
+
+
 def _merge_custom(multi: pl.DataFrame) -> pl.DataFrame:
-    """__key -> custom_fields for the contacts whose records carry different objects."""
+    """__key -> custom_fields for the contacts whose records carry different objects.
+
+    Each (contact, key name) takes the member text of its most recent record with a
+    non-null value; the keys are listed in first-seen order (input order, then the
+    order inside the object). Group and key names are integer ids here, so the
+    million-member case is a handful of integer sorts and hash passes."""
     cf = pl.col("custom_fields")
     need = multi.filter(cf.is_not_null() & (cf.drop_nulls().n_unique().over(_KEY) > 1))
     if need.is_empty():
         return pl.DataFrame(schema={_KEY: pl.String, "custom_fields": pl.String})
-    rows = need.select(pl.int_range(pl.len(), dtype=pl.Int64).alias(_I), _KEY, _POS, _REC, cf)
-    members = (
-        _members(rows.select(_I, "custom_fields"), "custom_fields")
-        .join(rows.select(_I, _KEY, _POS, _REC), on=_I, how="left")
-        .filter(pl.col("value") != "null")
-        .with_columns(_json_decode_string(pl.col("key")).alias("__name"))
+    # Most recent last: a member later in this order is more recent (then later in its object).
+    rows = (
+        need.select(_KEY, _POS, _REC, cf)
+        .sort(_REC)
+        .with_columns(
+            pl.int_range(pl.len(), dtype=pl.Int64).alias(_I),
+            pl.col(_KEY).rank("dense").cast(pl.Int64).alias("__g"),
+        )
+    )
+    members = _object_members(rows.select(_I, "custom_fields"), "custom_fields").filter(
+        pl.col("value") != "null"  # a JSON null is no value
+    )
+    # Key names (JSON-decoded key tokens) as dense ids, decoded once per distinct token.
+    tokens = members.select(pl.col("key").unique())
+    names = tokens.with_columns(_json_decode_string(pl.col("key")).alias("__name")).with_columns(
+        pl.col("__name").rank("dense").fill_null(0).cast(pl.Int64).alias("__n")
+    )
+    n_names = names.height + 1
+    width = int(members.get_column("m").max() or 0) + 1
+    members = members.join(
+        names.select("key", "__n"), on="key", how="left", nulls_equal=True, maintain_order="left"
+    ).with_columns(
+        pl.col("__n").fill_null(0),
+        rows.get_column("__g").gather(members.get_column(_I)).alias("__g"),
+        rows.get_column(_POS).gather(members.get_column(_I)).alias(_POS),
+    )
+    member_key = pl.col("__g") * n_names + pl.col("__n")  # one id per (contact, key name)
+    members = members.with_columns(member_key.alias("__gk"))
+    winners = members.filter(pl.col("__gk").is_last_distinct()).select("__gk", "text")
+    first_seen = (
+        members.select("__g", "__gk", (pl.col(_POS) * width + pl.col("m")).alias("__pm"))
+        .sort("__pm")
+        .filter(pl.col("__gk").is_first_distinct())
     )
     merged = (
-        members.lazy()
-        .group_by(_KEY, "__name")
-        .agg(
-            pl.col(_POS).min().alias("__first"),
-            pl.col("m").sort_by(_POS).first().alias("__m"),
-            pl.col("text").sort_by(_REC).last(),
-        )
-        .sort(_KEY, "__first", "__m")
-        .group_by(_KEY, maintain_order=True)
-        .agg(pl.col("text").str.join(","))
+        first_seen.join(winners, on="__gk", how="left", maintain_order="left")
+        .group_by("__g", maintain_order=True)
+        .agg(pl.col("text"))
         .select(
-            _KEY, pl.concat_str(pl.lit("{"), pl.col("text"), pl.lit("}")).alias("custom_fields")
+            "__g",
+            pl.concat_str(pl.lit("{"), pl.col("text").list.join(","), pl.lit("}")).alias(
+                "custom_fields"
+            ),
         )
-        .collect()
     )
     # Every record's object had only null values: no custom fields at all.
-    keys = need.select(_KEY).unique()
-    return keys.join(merged, on=_KEY, how="left")
+    keys = rows.select(_KEY, "__g").unique("__g")
+    return keys.join(merged, on="__g", how="left").select(_KEY, "custom_fields")
 
 
 def _merge_groups(multi: pl.DataFrame, columns: list[str]) -> pl.DataFrame:

@@ -16,11 +16,13 @@ from hypothesis import strategies as st
 
 from listhygiene.emails import validate_emails
 from listhygiene.errors import RulesError
+from listhygiene.fields import _members
 from listhygiene.merge import (
     DUPLICATES_SCHEMA,
     POSSIBLE_SCHEMA,
     MergeRules,
     Provider,
+    _object_members,
     canonical_keys,
     contacts_merged,
     load_merge_rules,
@@ -684,3 +686,35 @@ def test_property_counts_suppressions_and_keys(records, merge_possible):
         for _, g in m.possible_duplicates.group_by("group_id"):
             assert g.height >= 2 and g["canonical_key"].n_unique() == 1
             assert g["canonical_key"][0].endswith("@gmail.com")
+
+
+# ----------------------------------------------------------------- JSON members fast path
+
+JSON_KEYS = ['"a"', '"b"', '"\\u0061"', '"q\\"k"', '"c,d"', '"e:f"', '"\\\\"', '"é"', '""']
+JSON_VALUES = ['"x"', '"y,z"', '"a\\"b"', '"{"', '"[1]"', "1", "-2.50", "true", "null", '""']
+JSON_PIECES = [*JSON_KEYS, *JSON_VALUES, "{", "}", "[", "]", ":", ",", " ", "\n", "\\", '"', "x"]
+flat_object = st.lists(
+    st.tuples(st.sampled_from(JSON_KEYS), st.sampled_from(JSON_VALUES)), max_size=6
+).map(lambda ms: "{" + ",".join(f"{k}:{v}" for k, v in ms) + "}")
+json_text = st.one_of(
+    flat_object,
+    flat_object.map(lambda s: s.replace(":", ": ", 1)),  # whitespace: the generic path
+    st.tuples(flat_object, flat_object).map(
+        lambda p: p[0][:-1] + (',"n":' if len(p[0]) > 2 else '"n":') + p[1] + "}"
+    ),
+    st.lists(st.sampled_from(JSON_PIECES), max_size=12).map("".join),
+    st.none(),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(json_text, max_size=8))
+def test_object_members_fast_path_equals_the_generic_tokenizer(texts):
+    frame = pl.DataFrame(
+        {"__i": range(len(texts)), "custom_fields": texts},
+        schema={"__i": pl.Int64, "custom_fields": pl.String},
+    )
+    want = _members(frame, "custom_fields").sort("__i", "m")
+    got = _object_members(frame, "custom_fields")
+    assert got.schema == want.schema
+    assert got.to_dicts() == want.to_dicts()
