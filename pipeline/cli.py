@@ -323,6 +323,11 @@ def run_command(
     for w in result.warnings:
         reporter.warn(w)
     _summary(result.manifest, out, reporter)
+    for gate in result.health.stats["gates"]:
+        if gate["outcome"] == "warn":
+            reporter.warn(gate["message"])
+        elif gate["outcome"] == "block":  # an error even with --quiet: the scheduler alerts
+            click.echo(f"Gate failed: {gate['message']}", err=True)
     sys.exit(result.exit_code)
 
 

@@ -25,6 +25,7 @@ RULE_FILES = (
     "deliverability.toml",
     "merge.toml",
     "scoring.toml",
+    "health.toml",
 )
 
 
@@ -48,6 +49,7 @@ class RuleSet:
     deliverability: Any  # flags.DeliverabilityRules
     merge: Any  # merge.MergeRules
     scoring: Any  # scoring_rules.ScoringRules
+    health: Any  # health.HealthRules
     presets: dict[str, Any]  # name -> presets.Preset
     files: dict[str, bytes] = field(repr=False)  # relative path -> bytes, for the hash
     sources: tuple[str, ...] = ()
@@ -123,6 +125,7 @@ def load_rules(overlay: Path | None = None) -> RuleSet:
     # Each rules file is parsed by the module that applies it.
     from .fields import parse_field_rules, parse_status_rules
     from .flags import parse_deliverability_rules
+    from .health import parse_health_rules
     from .merge import parse_merge_rules
     from .presets import parse_preset
     from .scoring_rules import parse_scoring_rules
@@ -169,6 +172,9 @@ def load_rules(overlay: Path | None = None) -> RuleSet:
         str(files.get("scoring.toml", base / "scoring.toml")),
         problems,
     )
+    health = parse_health_rules(
+        docs.get("health.toml", {}), str(files.get("health.toml", base / "health.toml")), problems
+    )
     presets: dict[str, Any] = {}
     for rel in sorted(files):
         if rel.startswith("presets/") and rel in docs:
@@ -187,6 +193,7 @@ def load_rules(overlay: Path | None = None) -> RuleSet:
         deliverability=deliverability,
         merge=merge,
         scoring=scoring,
+        health=health,
         presets=presets,
         files=raw,
         sources=sources,

@@ -40,6 +40,7 @@ from .existing import (
     reconcile,
 )
 from .flags import list_sources
+from .health import Health, SendWindow, list_health
 from .ingest import RawTable, expand_paths, read_inputs
 from .merge import contacts_merged
 from .outputs import OutputDir
@@ -78,6 +79,7 @@ class RunResult:
     exit_code: int
     manifest: dict[str, Any]
     warnings: list[str]
+    health: Health
 
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
@@ -152,7 +154,8 @@ def execute(opts: RunOptions, progress: Progress = _no_progress) -> RunResult:
             )
             store.end_run(run_id, "failed", message)
             raise
-        store.end_run(run_id, "succeeded")
+        store.record_health(run_id, opts.as_of, result.health.history_row)
+        store.end_run(run_id, "gate_failed" if result.health.blocking else "succeeded")
         store.prune_raw(rules.ingest.keep_raw_runs)
         return result
     finally:
@@ -264,6 +267,18 @@ def _run_stages(
             threshold_days,
         )
         contacts = verdicts_rechecked(scored.contacts, rules)
+    with clock.stage("health"):
+        window = (
+            None
+            if events is None
+            else SendWindow(
+                rules.scoring.window_days,
+                int(contacts.get_column("sends").sum()),
+                scored.counts["window_hard_bounces"],
+                scored.counts["window_complaints"],
+            )
+        )
+        health = list_health(contacts, rules.health, opts.as_of, threshold_days, window)
     with clock.stage("store_raw"):
         store.wait_raw()  # the part of the raw-row writes the stages above did not hide
     with clock.stage("write"):
@@ -310,6 +325,7 @@ def _run_stages(
                 )
                 out.write_json("winback.json", body)
                 out.write_csv("winback_audience.csv", audience)
+        out.write_json("health.json", health.stats)
         out.write_csv(
             "fixes.csv",
             pl.concat(fixes, how="vertical") if fixes else pl.DataFrame(schema=FIX_SCHEMA),
@@ -321,7 +337,7 @@ def _run_stages(
         "as_of": opts.as_of.isoformat().replace("+00:00", "Z"),
         "started_at": started.isoformat(timespec="seconds").replace("+00:00", "Z"),
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
-        "outcome": "succeeded",
+        "outcome": "gate_failed" if health.blocking else "succeeded",
         "command": opts.argv,
         "versions": {**versions(), "lists": list_sources()},
         "rules": {"hash": rules.hash, "sources": list(rules.sources)},
@@ -367,6 +383,10 @@ def _run_stages(
             **scored.counts,
             "threshold_days": threshold_days,
         },
+        "health": {
+            "healthScore": health.stats["healthScore"],
+            "gates": {g["name"]: g["outcome"] for g in health.stats["gates"]},
+        },
         "reconciliation": {
             "input_rows": input_rows,
             "rejected": rejected,
@@ -376,7 +396,13 @@ def _run_stages(
         "warnings": warnings,
     }
     out.commit(manifest)
-    return RunResult(run_id=run_id, exit_code=0, manifest=manifest, warnings=warnings)
+    return RunResult(
+        run_id=run_id,
+        exit_code=1 if health.blocking else 0,
+        manifest=manifest,
+        warnings=warnings,
+        health=health,
+    )
 
 
 def preview(

@@ -135,6 +135,19 @@ def factors(events: pl.DataFrame, rules: ScoringRules, as_of: datetime) -> pl.Da
     return ever.join(in_window, on=K, how="full", coalesce=True)
 
 
+def window_failures(events: pl.DataFrame, rules: ScoringRules, as_of: datetime) -> dict[str, int]:
+    """Hard bounces and complaints within the factor window, over the counted events of
+    known contacts, once per (contact, campaign) as `sends` counts them: with the sum of
+    `sends`, the per-send rates the health gates judge (pipeline/health.py)."""
+    window = _once_per_campaign(events.filter(_within(rules.window_days, as_of)))
+    e = pl.col("event")
+    totals = window.select(
+        (e == "bounce").sum().alias("window_hard_bounces"),
+        (e == "complaint").sum().alias("window_complaints"),
+    ).row(0, named=True)
+    return {k: int(v) for k, v in totals.items()}
+
+
 def contact_rows(contacts: pl.DataFrame, events: pl.DataFrame) -> pl.Series:
     """Each event's contact as a row number of `contacts` (null: not a contact).
 
@@ -340,6 +353,7 @@ def contacts_scored(
         "events_for_unknown_contacts": upto.height - mine.height,
         "events_counted": counted.height,
         "status_changes": changes.height,
+        **window_failures(counted, rules, as_of),
     }
     return Scored(
         scored.drop("__engagements").with_columns(

@@ -17,7 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import duckdb
 import polars as pl
@@ -74,6 +74,20 @@ CREATE TABLE IF NOT EXISTS dns_cache (
     ttl INTEGER,                       -- seconds as DNS gave it; NULL: failure, or no SOA
     fetched_at TIMESTAMP NOT NULL,     -- UTC wall clock (not --as-of): TTLs are real time
     PRIMARY KEY (domain, rdtype)
+);
+-- One row per finished run (succeeded or gate_failed): the health stats behind the trend
+-- in report.html (pipeline/health.py); added within schema version 1, like dns_cache.
+CREATE TABLE IF NOT EXISTS health_history (
+    run_id VARCHAR PRIMARY KEY,
+    as_of TIMESTAMP NOT NULL,
+    health_score INTEGER NOT NULL,
+    total_contacts BIGINT NOT NULL,
+    active_contacts BIGINT NOT NULL,
+    unengaged_count BIGINT,            -- NULL: no events, engagement unknown
+    bounced_count BIGINT NOT NULL,
+    complained_count BIGINT NOT NULL,
+    unsubscribed_count BIGINT NOT NULL,
+    engagement_known BOOLEAN NOT NULL
 );
 """
 
@@ -195,6 +209,46 @@ class Store:
     def runs(self) -> list[dict[str, Any]]:
         rel = self.con.sql("SELECT * FROM runs ORDER BY started_at")
         return [dict(zip(rel.columns, r, strict=True)) for r in rel.fetchall()]
+
+    # -- health history ---------------------------------------------------------
+
+    _HISTORY: ClassVar[dict[str, str]] = {
+        "healthScore": "health_score",
+        "totalContacts": "total_contacts",
+        "activeContacts": "active_contacts",
+        "unengagedCount": "unengaged_count",
+        "bouncedCount": "bounced_count",
+        "complainedCount": "complained_count",
+        "unsubscribedCount": "unsubscribed_count",
+        "engagement_known": "engagement_known",
+    }
+
+    def record_health(self, run_id: str, as_of: datetime, stats: dict[str, Any]) -> None:
+        cols = ["run_id", "as_of", *self._HISTORY.values()]
+        self.con.execute(
+            f"INSERT INTO health_history ({', '.join(cols)}) VALUES "
+            f"({', '.join('?' for _ in cols)})",
+            [run_id, _utc(as_of), *(stats[k] for k in self._HISTORY)],
+        )
+
+    def health_history(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The stats of the last `limit` finished runs, oldest first, in health.json's
+        names plus run_id and as_of."""
+        cols = ", ".join(f'h.{c} AS "{k}"' for k, c in self._HISTORY.items())
+        rows = self.con.execute(
+            f"SELECT * FROM (SELECT h.run_id, h.as_of, {cols}, r.started_at FROM health_history h "
+            "JOIN runs r USING (run_id) WHERE r.outcome IN ('succeeded', 'gate_failed') "
+            "ORDER BY r.started_at DESC LIMIT ?) ORDER BY started_at",
+            [limit],
+        )
+        names = [d[0] for d in rows.description]
+        out = []
+        for r in rows.fetchall():
+            row = dict(zip(names, r, strict=True))
+            row.pop("started_at")
+            row["as_of"] = row["as_of"].strftime("%Y-%m-%dT%H:%M:%SZ")
+            out.append(row)
+        return out
 
     # -- raw rows -------------------------------------------------------------
 

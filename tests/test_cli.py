@@ -80,6 +80,7 @@ def test_run_on_the_sample_accounts_for_every_row(runner, tmp_path):
         "contacts.parquet",
         "duplicates.csv",
         "fixes.csv",
+        "health.json",
         "possible_duplicates.csv",
         "rejects.csv",
     ]
@@ -267,7 +268,7 @@ def test_rules_check_lists_every_problem_at_once(runner, tmp_path):
     assert result.stderr == "\n".join(
         [
             "Error: The rules have 5 problems:",
-            f"  - {bad / 'extra.toml'}: unknown rules file; the files listhygiene reads are ingest.toml, fields.toml, statuses.toml, deliverability.toml, merge.toml, scoring.toml and presets/*.toml.",
+            f"  - {bad / 'extra.toml'}: unknown rules file; the files listhygiene reads are ingest.toml, fields.toml, statuses.toml, deliverability.toml, merge.toml, scoring.toml, health.toml and presets/*.toml.",
             f"  - {bad / 'ingest.toml'} [limits]: `max_field_bytes` must be a whole number of at least 1, not 0.",
             f"  - {bad / 'ingest.toml'} [limits]: `max_rows_per_file` must be a whole number of at least 1, not 'many'.",
             f"  - {bad / 'ingest.toml'} [limits]: unknown key `speed`; the keys are max_field_bytes, max_rows_per_file, max_columns and max_decompressed_bytes.",
@@ -449,6 +450,7 @@ def test_data_outputs_are_byte_identical_across_reruns(runner, tmp_path):
         "contacts.parquet",
         "duplicates.csv",
         "fixes.csv",
+        "health.json",
         "possible_duplicates.csv",
         "rejects.csv",
     }
