@@ -21,6 +21,7 @@ import click
 from . import __version__
 from .errors import ListHygieneError
 from .events import FORMAT_NAMES
+from .payloads import TARGETS
 from .ruleset import load_rules
 from .run import RunOptions, execute
 from .store import default_store_path
@@ -275,6 +276,23 @@ def main() -> None:
     "previous_campaigns): contacts it reached who did not respond go to "
     "suppress_candidates.csv.",
 )
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    type=click.Choice(TARGETS),
+    help="Write the import payloads of this target API (repeatable) [default: all: "
+    + ", ".join(TARGETS)
+    + "].",
+)
+@click.option(
+    "--import-tag",
+    "import_tags",
+    multiple=True,
+    metavar="TAG",
+    help="A batch tag for misarmail's import bodies (repeatable; adds to rules/payloads.toml "
+    "[misarmail] tags).",
+)
 @dns_options
 @default_region_option
 @common_options
@@ -291,6 +309,8 @@ def run_command(
     threshold_days: int | None,
     campaign_id: str | None,
     winback_sent: tuple[str, ...],
+    targets: tuple[str, ...],
+    import_tags: tuple[str, ...],
     default_region: str | None,
     dns: Any,
     reporter: Reporter,
@@ -315,6 +335,8 @@ def run_command(
         threshold_days=threshold_days,
         campaign_id=campaign_id,
         winback_sent=winback_sent,
+        targets=tuple(dict.fromkeys(targets)) or TARGETS,
+        import_tags=import_tags,
         debug=reporter.debug,
         argv=["listhygiene", *sys.argv[1:]],
     )

@@ -77,6 +77,10 @@ class OutputDir:
         frame.write_parquet(self.path(rel), compression="zstd", statistics=False)
         self.written[rel] = frame.height
 
+    def write_bytes(self, rel: str, data: bytes, rows: int | None = None) -> None:
+        self.path(rel).write_bytes(data)
+        self.written[rel] = rows
+
     def write_json(self, rel: str, data: Any, rows: int | None = None) -> None:
         p = self.path(rel)
         p.write_text(

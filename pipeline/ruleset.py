@@ -26,6 +26,7 @@ RULE_FILES = (
     "merge.toml",
     "scoring.toml",
     "health.toml",
+    "payloads.toml",
 )
 
 
@@ -50,6 +51,7 @@ class RuleSet:
     merge: Any  # merge.MergeRules
     scoring: Any  # scoring_rules.ScoringRules
     health: Any  # health.HealthRules
+    payloads: Any  # payloads.rules.PayloadRules
     presets: dict[str, Any]  # name -> presets.Preset
     files: dict[str, bytes] = field(repr=False)  # relative path -> bytes, for the hash
     sources: tuple[str, ...] = ()
@@ -127,6 +129,7 @@ def load_rules(overlay: Path | None = None) -> RuleSet:
     from .flags import parse_deliverability_rules
     from .health import parse_health_rules
     from .merge import parse_merge_rules
+    from .payloads.rules import parse_payload_rules
     from .presets import parse_preset
     from .scoring_rules import parse_scoring_rules
 
@@ -175,6 +178,11 @@ def load_rules(overlay: Path | None = None) -> RuleSet:
     health = parse_health_rules(
         docs.get("health.toml", {}), str(files.get("health.toml", base / "health.toml")), problems
     )
+    payloads = parse_payload_rules(
+        docs.get("payloads.toml", {}),
+        str(files.get("payloads.toml", base / "payloads.toml")),
+        problems,
+    )
     presets: dict[str, Any] = {}
     for rel in sorted(files):
         if rel.startswith("presets/") and rel in docs:
@@ -194,6 +202,7 @@ def load_rules(overlay: Path | None = None) -> RuleSet:
         merge=merge,
         scoring=scoring,
         health=health,
+        payloads=payloads,
         presets=presets,
         files=raw,
         sources=sources,

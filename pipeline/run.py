@@ -44,6 +44,7 @@ from .health import Health, SendWindow, list_health
 from .ingest import RawTable, expand_paths, read_inputs
 from .merge import contacts_merged
 from .outputs import OutputDir
+from .payloads import TARGETS, build_payloads, write_payloads
 from .presets import MappedTable, detect_preset, map_columns
 from .ruleset import RuleSet, load_rules
 from .schemas import REJECT_SCHEMA, RejectRecord
@@ -69,6 +70,8 @@ class RunOptions:
     threshold_days: int | None = None  # default: rules/scoring.toml [winback]
     campaign_id: str | None = None  # --campaign-id: write the win-back files
     winback_sent: tuple[str, ...] = ()  # earlier win-back campaigns, besides the rules'
+    targets: tuple[str, ...] = TARGETS  # --target: whose payloads to write
+    import_tags: tuple[str, ...] = ()  # --import-tag: misarmail's batch tags
     debug: bool = False
     argv: list[str] = field(default_factory=list)
 
@@ -304,21 +307,20 @@ def _run_stages(
             )
             out.write_json("import_preview.json", preview)
         account_rows = account.contacts if account is not None else None
+        candidates = None
         if events is not None:
             out.write_csv("events_rejects.csv", events.rejects)
             out.write_csv("unengaged.csv", unengaged(contacts, account_rows))
             out.write_csv("scores.csv", scores_csv(contacts))
-            out.write_csv(
-                "suppress_candidates.csv",
-                suppress_candidates(
-                    contacts,
-                    account_rows,
-                    events.events,
-                    tuple(dict.fromkeys((*rules.scoring.previous_winback, *opts.winback_sent))),
-                    rules.scoring,
-                    opts.as_of,
-                ),
+            candidates = suppress_candidates(
+                contacts,
+                account_rows,
+                events.events,
+                tuple(dict.fromkeys((*rules.scoring.previous_winback, *opts.winback_sent))),
+                rules.scoring,
+                opts.as_of,
             )
+            out.write_csv("suppress_candidates.csv", candidates)
             if opts.campaign_id is not None:
                 body, audience = winback(
                     contacts, account_rows, opts.campaign_id, threshold_days, opts.as_of
@@ -326,6 +328,22 @@ def _run_stages(
                 out.write_json("winback.json", body)
                 out.write_csv("winback_audience.csv", audience)
         out.write_json("health.json", health.stats)
+    with clock.stage("payloads"):
+        payloads = build_payloads(
+            contacts,
+            opts.targets,
+            rules.payloads,
+            classes=reconciled.classes if account is not None else None,
+            account=account_rows,
+            import_tags=opts.import_tags,
+            suppress_candidates=candidates.get_column("email") if candidates is not None else None,
+        )
+        payload_counts = payloads.summary()
+        broken = [t for t, c in payload_counts.items() if not c["reconciles"]]
+        if broken:  # a bug, not the input's fault: never write payloads that lose contacts
+            raise RuntimeError(f"payload counts do not reconcile for {broken}: {payload_counts}")
+        write_payloads(payloads, out)
+    with clock.stage("write"):
         out.write_csv(
             "fixes.csv",
             pl.concat(fixes, how="vertical") if fixes else pl.DataFrame(schema=FIX_SCHEMA),
@@ -387,6 +405,7 @@ def _run_stages(
             "healthScore": health.stats["healthScore"],
             "gates": {g["name"]: g["outcome"] for g in health.stats["gates"]},
         },
+        "payloads": payload_counts,
         "reconciliation": {
             "input_rows": input_rows,
             "rejected": rejected,

@@ -81,6 +81,15 @@ def test_run_on_the_sample_accounts_for_every_row(runner, tmp_path):
         "duplicates.csv",
         "fixes.csv",
         "health.json",
+        "payload_warnings.csv",
+        "payloads/mailerdash/import-0001.json",
+        "payloads/mailerdash/import-preview-0001.json",
+        "payloads/misar-io/plan.json",
+        "payloads/misar-io/upserts.ndjson",
+        "payloads/misar-mail/import-0001.csv",
+        "payloads/misar-mail/import-0001.json",
+        "payloads/misarmail/import-0001.json",
+        "payloads/requests.json",
         "possible_duplicates.csv",
         "rejects.csv",
     ]
@@ -136,9 +145,15 @@ def test_two_runs_on_one_store_both_succeed_and_keep_their_raw_rows(runner, tmp_
     assert first >= 2
 
 
+def files_in(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
+    }
+
+
 def test_a_bad_file_stops_the_run_with_exit_2_and_leaves_previous_outputs(runner, tmp_path):
     assert run(runner, tmp_path, str(SAMPLE)).exit_code == 0
-    before = {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()}
+    before = files_in(tmp_path / "out")
     empty = tmp_path / "empty.csv"
     empty.write_bytes(b"")
     result = run(runner, tmp_path, str(SAMPLE), str(empty))
@@ -147,7 +162,7 @@ def test_a_bad_file_stops_the_run_with_exit_2_and_leaves_previous_outputs(runner
         result.stderr
         == f"Error: {empty}: the file is empty. Export the list again, or leave this file out.\n"
     )
-    assert {p.name: p.read_bytes() for p in (tmp_path / "out").iterdir()} == before
+    assert files_in(tmp_path / "out") == before
     assert not list(tmp_path.glob(".out.staging-*"))
     assert ledger(tmp_path)[-1] == (
         "failed",
@@ -268,7 +283,7 @@ def test_rules_check_lists_every_problem_at_once(runner, tmp_path):
     assert result.stderr == "\n".join(
         [
             "Error: The rules have 5 problems:",
-            f"  - {bad / 'extra.toml'}: unknown rules file; the files listhygiene reads are ingest.toml, fields.toml, statuses.toml, deliverability.toml, merge.toml, scoring.toml, health.toml and presets/*.toml.",
+            f"  - {bad / 'extra.toml'}: unknown rules file; the files listhygiene reads are ingest.toml, fields.toml, statuses.toml, deliverability.toml, merge.toml, scoring.toml, health.toml, payloads.toml and presets/*.toml.",
             f"  - {bad / 'ingest.toml'} [limits]: `max_field_bytes` must be a whole number of at least 1, not 0.",
             f"  - {bad / 'ingest.toml'} [limits]: `max_rows_per_file` must be a whole number of at least 1, not 'many'.",
             f"  - {bad / 'ingest.toml'} [limits]: unknown key `speed`; the keys are max_field_bytes, max_rows_per_file, max_columns and max_decompressed_bytes.",
@@ -439,18 +454,21 @@ def test_an_unsubscribe_is_never_undone_by_a_later_subscribed_row(runner, tmp_pa
 def test_data_outputs_are_byte_identical_across_reruns(runner, tmp_path):
     assert run(runner, tmp_path, str(SAMPLE), out="one").exit_code == 0
     assert run(runner, tmp_path, str(SAMPLE), out="two").exit_code == 0
-    one = {
-        p.name: p.read_bytes() for p in (tmp_path / "one").iterdir() if p.name != "manifest.json"
-    }
-    two = {
-        p.name: p.read_bytes() for p in (tmp_path / "two").iterdir() if p.name != "manifest.json"
-    }
-    assert set(one) == {
+    one, two = (
+        {
+            p.relative_to(tmp_path / d).as_posix(): p.read_bytes()
+            for p in (tmp_path / d).rglob("*")
+            if p.is_file() and p.name != "manifest.json"
+        }
+        for d in ("one", "two")
+    )
+    assert {k for k in one if "/" not in k} == {
         "contacts.csv",
         "contacts.parquet",
         "duplicates.csv",
         "fixes.csv",
         "health.json",
+        "payload_warnings.csv",
         "possible_duplicates.csv",
         "rejects.csv",
     }

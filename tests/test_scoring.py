@@ -165,7 +165,11 @@ def test_a_rerun_with_events_writes_identical_data_files(tmp_path):
         )  # fmt: skip
         assert r.exit_code == 0, r.output
         digests.append(
-            {p.name: p.read_bytes() for p in sorted(out.iterdir()) if p.name != "manifest.json"}
+            {
+                p.relative_to(out).as_posix(): p.read_bytes()
+                for p in sorted(out.rglob("*"))
+                if p.is_file() and p.name != "manifest.json"
+            }
         )
     assert digests[0] == digests[1]
     assert {"unengaged.csv", "winback.json", "events_rejects.csv"} <= set(digests[0])

@@ -1,0 +1,255 @@
+"""Payload records as JSON text, built by polars for every contact at once, and the
+documented field limits of each target applied to them.
+
+A record is one JSON object per row: members in a fixed order, null and empty values
+left out. Texts and lists are encoded by polars (`struct.json_encode`, which escapes
+as JSON requires); custom fields and social profiles are already compact JSON text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from ..events.normalize import per_distinct
+
+WARNING_SCHEMA = {
+    "target": pl.String,
+    "email": pl.String,
+    "field": pl.String,
+    "action": pl.String,  # fixed | skipped | dropped | not_carried
+    "limit": pl.String,
+    "message": pl.String,
+}
+SOCIAL_KEYS = ("linkedin", "twitter", "instagram", "telegram", "whatsapp", "reddit", "youtube")
+
+
+@dataclass(frozen=True)
+class Field:
+    key: str  # the payload's member name
+    column: str  # the column of the prepared frame that holds it
+    kind: str = "text"  # text | list | json (compact JSON text, embedded as is)
+    max_chars: int | None = None
+    max_items: int | None = None
+
+
+def _member(f: Field) -> pl.Expr:
+    col = pl.col(f.column)
+    if f.kind == "json":
+        body, present = col, col.is_not_null()
+    else:
+        enc = pl.struct(col.alias("v")).struct.json_encode()
+        body = enc.str.slice(5, enc.str.len_chars() - 6)  # {"v":<value>} -> <value>
+        present = col.list.len() > 0 if f.kind == "list" else col.is_not_null() & (col != "")
+    return pl.when(present.fill_null(False)).then(pl.lit(f'"{f.key}":') + body)
+
+
+def encode(fields: tuple[Field, ...]) -> pl.Expr:
+    """One JSON object per row, the members of `fields` in order, nulls left out."""
+    members = pl.concat_list([_member(f) for f in fields]).list.drop_nulls()
+    return pl.lit("{") + members.list.join(",") + pl.lit("}")
+
+
+def empty_warnings() -> pl.DataFrame:
+    return pl.DataFrame(schema=WARNING_SCHEMA)
+
+
+@dataclass
+class Limited:
+    frame: pl.DataFrame  # the rows kept, values within the limits
+    warnings: pl.DataFrame  # WARNING_SCHEMA
+    skipped: int  # rows left out by the skip policy
+
+
+def _warn(
+    frame: pl.DataFrame, target: str, key: str, action: str, limit: str, message: pl.Expr
+) -> pl.DataFrame:
+    return frame.select(
+        pl.lit(target).alias("target"),
+        pl.col("email"),
+        pl.lit(key).alias("field"),
+        pl.lit(action).alias("action"),
+        pl.lit(limit).alias("limit"),
+        message.alias("message"),
+    )
+
+
+def within_limits(
+    frame: pl.DataFrame, fields: tuple[Field, ...], target: str, policy: str
+) -> Limited:
+    """Texts over `max_chars` and lists over `max_items`: cut (policy fix) or the row left
+    out (policy skip); an email over its limit is always left out."""
+    warnings: list[pl.DataFrame] = []
+    drop = pl.lit(False)
+    fixes: list[pl.Expr] = []
+    for f in fields:
+        col = pl.col(f.column)
+        if f.max_chars is not None:
+            over = (col.str.len_chars() > f.max_chars).fill_null(False)
+            size, unit, limit = col.str.len_chars(), "characters", f"{f.max_chars} characters"
+            cut = col.str.slice(0, f.max_chars)
+        elif f.max_items is not None:
+            over = (col.list.len() > f.max_items).fill_null(False)
+            size, unit, limit = col.list.len(), "items", f"{f.max_items} items"
+            cut = col.list.head(f.max_items)
+        else:
+            continue
+        hits = frame.filter(over)
+        if hits.is_empty():
+            continue
+        skip = policy == "skip" or f.key == "email"
+        outcome = (
+            f"the contact is left out of {target}"
+            + (" (policy skip in payloads.toml)" if f.key != "email" else "")
+            if skip
+            else f"cut to the first {limit}"
+        )
+        message = pl.format(
+            f"{f.key} has {{}} {unit}; {target} takes at most {limit}: {outcome}.", size
+        )
+        warnings.append(_warn(hits, target, f.key, "skipped" if skip else "fixed", limit, message))
+        if skip:
+            drop = drop | over
+        else:
+            fixes.append(pl.when(over).then(cut).otherwise(col).alias(f.column))
+    kept = frame.with_columns(fixes) if fixes else frame
+    skipped = int(frame.select(drop.sum()).item()) if warnings else 0
+    if skipped:
+        kept = kept.filter(~drop)
+    return Limited(kept, pl.concat(warnings) if warnings else empty_warnings(), skipped)
+
+
+# -- JSON objects: custom fields and social profiles ----------------------------------------
+
+ObjectFix = Callable[[dict[str, Any]], tuple[dict[str, Any], list[str], bool]]
+
+
+def _compact(obj: dict[str, Any]) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+def custom_fields_fix(max_keys: int, max_bytes: int) -> ObjectFix:
+    """The first members that fit in `max_keys` keys and `max_bytes` bytes of compact JSON."""
+
+    def fix(obj: dict[str, Any]) -> tuple[dict[str, Any], list[str], bool]:
+        size = len(_compact(obj).encode())
+        if len(obj) <= max_keys and size <= max_bytes:
+            return obj, [], False
+        kept: dict[str, Any] = {}
+        for k, v in obj.items():
+            trial = {**kept, k: v}
+            if len(trial) <= max_keys and len(_compact(trial).encode()) <= max_bytes:
+                kept = trial
+        dropped = [k for k in obj if k not in kept]
+        note = (
+            f"customFields has {len(obj)} keys and {size:,} bytes; the limit is {max_keys} "
+            f"keys and {max_bytes:,} bytes of JSON: "
+        )
+        return kept, [note + "dropped " + ", ".join(dropped)], True
+
+    return fix
+
+
+def social_profiles_fix(max_chars: int) -> ObjectFix:
+    """Only the documented keys (others are dropped, as the target would drop them), each a
+    string of at most `max_chars` characters or null; a longer value drops its key."""
+
+    def fix(obj: dict[str, Any]) -> tuple[dict[str, Any], list[str], bool]:
+        notes: list[str] = []
+        unknown = [k for k in obj if k not in SOCIAL_KEYS]
+        if unknown:
+            notes.append(
+                "socialProfiles keys "
+                + ", ".join(unknown)
+                + " are not among "
+                + ", ".join(SOCIAL_KEYS)
+                + ": dropped"
+            )
+        kept, violated = {}, False
+        for k in SOCIAL_KEYS:
+            if k not in obj:
+                continue
+            v = obj[k]
+            if v is not None and (not isinstance(v, str) or len(v) > max_chars):
+                violated = True
+                notes.append(
+                    f"socialProfiles.{k} is not a string of at most {max_chars} characters: dropped"
+                )
+                continue
+            kept[k] = v
+        return kept, notes, violated
+
+    return fix
+
+
+def objects_within_limits(
+    frame: pl.DataFrame,
+    column: str,
+    key: str,
+    fix: ObjectFix,
+    target: str,
+    policy: str,
+    limit: str,
+    maybe_over: pl.Expr | None = None,
+) -> Limited:
+    """`fix` applied to each distinct JSON object of `column` once (only rows `maybe_over`
+    marks, when given: a cheap test that rules the others out); the column becomes the
+    fixed compact JSON (null when nothing is left), or the row is skipped by policy."""
+    candidates = frame.select(
+        (pl.col(column).is_not_null() & (maybe_over if maybe_over is not None else True)).alias("c")
+    ).to_series()
+    if not candidates.any():
+        return Limited(frame, empty_warnings(), 0)
+    idx = candidates.arg_true()
+    values = frame.get_column(column).gather(idx)
+
+    def apply(series: pl.Series) -> pl.Series:
+        out = []
+        for text in series.to_list():
+            obj = json.loads(text)
+            fixed, notes, violated = fix(obj) if isinstance(obj, dict) else ({}, [], True)
+            out.append(
+                {
+                    "value": _compact(fixed) if fixed else None,
+                    "note": "; ".join(notes) or None,
+                    "violated": violated,
+                }
+            )
+        return pl.Series(
+            out,
+            dtype=pl.Struct({"value": pl.String, "note": pl.String, "violated": pl.Boolean}),
+        )
+
+    results = per_distinct(values, apply).struct.unnest()
+    noted = results.get_column("note").is_not_null()
+    violated = results.get_column("violated")
+    skip_rows = violated if policy == "skip" else violated & False
+    sub = frame.gather(idx).with_columns(results.get_column("note").alias("__note"))
+    action = pl.when(pl.lit(skip_rows)).then(pl.lit("skipped"))
+    action = action.when(pl.lit(violated)).then(pl.lit("fixed")).otherwise(pl.lit("dropped"))
+    suffix = pl.when(pl.lit(skip_rows)).then(
+        pl.lit(f": the contact is left out of {target} (policy skip in payloads.toml)")
+    )
+    warnings = (
+        sub.with_columns(action.alias("__action"), suffix.fill_null("").alias("__suffix"))
+        .filter(pl.lit(noted))
+        .select(
+            pl.lit(target).alias("target"),
+            pl.col("email"),
+            pl.lit(key).alias("field"),
+            pl.col("__action").alias("action"),
+            pl.lit(limit).alias("limit"),
+            (pl.col("__note") + pl.col("__suffix") + pl.lit(".")).alias("message"),
+        )
+    )
+    new_values = frame.get_column(column).scatter(idx, results.get_column("value"))
+    kept = frame.with_columns(new_values.alias(column))
+    skipped = int(skip_rows.sum())
+    if skipped:
+        keep = pl.Series([True] * frame.height).scatter(idx, ~skip_rows)
+        kept = kept.filter(keep)
+    return Limited(kept, warnings, skipped)
