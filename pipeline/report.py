@@ -77,7 +77,7 @@ COMPONENT_HELP = {
     "active_ratio": "share of all contacts whose status is active",
     "bounce_rate": "share of contacts that bounced",
     "complaint_rate": "share of contacts that complained",
-    "engagement": "share of active contacts old enough to judge that opened, clicked or replied",
+    "engagement": "share of contacts old enough to judge that opened, clicked or replied lately",
 }
 GATE_LABELS = {
     "hard_bounce_rate": "Hard-bounce rate",
