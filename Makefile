@@ -32,6 +32,7 @@ run: setup
 
 test: setup
 	sh tests/setup_dns_server.sh
+	sh tests/setup_browser.sh
 	$(BIN)/python -m pytest -q
 
 lint: setup

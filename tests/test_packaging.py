@@ -36,6 +36,8 @@ def test_wheel_installs_and_finds_its_default_rules(tmp_path: Path) -> None:
     assert "listhygiene/rules/presets/mailchimp.toml" in names
     assert "listhygiene/schemas/rejects.py" in names
     assert "listhygiene/rules/lists/aftership-role.txt" in names
+    assert "listhygiene/templates/report.html.j2" in names
+    assert "listhygiene/templates/report.css" in names
     entry = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert "listhygiene = listhygiene.cli:main" in zipfile.ZipFile(wheel).read(entry).decode()
 
@@ -58,7 +60,9 @@ def test_wheel_installs_and_finds_its_default_rules(tmp_path: Path) -> None:
         "import sys; sys.path.insert(0, sys.argv[1]);"
         "import listhygiene, listhygiene.cli, listhygiene.ruleset as r;"  # cli imports every module
         "rules = r.load_rules();"
-        "print(listhygiene.__file__); print(r.default_rules_dir()); print(sorted(rules.presets))"
+        "print(listhygiene.__file__); print(r.default_rules_dir()); print(sorted(rules.presets));"
+        "import listhygiene.report as rp; rp._environment().get_template('report.html.j2');"
+        "print(rp.TEMPLATES)"
     )
     out = subprocess.run(
         [sys.executable, "-c", probe, str(target)],
@@ -72,3 +76,4 @@ def test_wheel_installs_and_finds_its_default_rules(tmp_path: Path) -> None:
     assert {"generic", "hubspot", "klaviyo", "mailchimp", "mailerdash", "misarmail"} <= set(
         eval(out[2])
     )
+    assert out[3] == str(target / "listhygiene" / "templates")
