@@ -345,6 +345,12 @@ def run_command(
     for w in result.warnings:
         reporter.warn(w)
     _summary(result.manifest, out, reporter)
+    if not reporter.quiet:
+        from rich.console import Console
+
+        from .report import summary_table
+
+        Console().print(summary_table(result.report))
     for gate in result.health.stats["gates"]:
         if gate["outcome"] == "warn":
             reporter.warn(gate["message"])

@@ -491,28 +491,26 @@ def _trend_chart(history: list[dict[str, Any]]) -> str:
 
 
 def _components(health: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per signal: its value, its score from 0 to 1, its weight and its factor
+    (score ** (weight / Σ weights used)); the health score is 100 × the product of the
+    factors (pipeline/health.py)."""
     rows = []
     for name, comp in (health.get("components") or {}).items():
         comp = comp or {}
-        weight, score = comp.get("weight"), comp.get("score")
-        points = comp.get("points")
-        if points is None and weight is not None and score is not None:
-            points = float(weight) * float(score) * 100
-        out_of = float(weight) * 100 if weight is not None else None
-        fill = 0.0 if points is None or not out_of else max(0.0, min(100.0, 100 * points / out_of))
+        weight, score, factor = comp.get("weight"), comp.get("score"), comp.get("factor")
+        fill = 0.0 if score is None else max(0.0, min(100.0, 100 * float(score)))
         cap = comp.get("cap")
         help_text = COMPONENT_HELP.get(name, "")
         if cap is not None:
-            help_text += f"; no points at {_pct(cap)} or more"
+            help_text += f"; scores 0 at {_pct(cap)} or more"
         rows.append(
             {
                 "name": _label(name, COMPONENT_LABELS),
                 "help": help_text,
                 "value": "unknown" if comp.get("value") is None else _pct(comp.get("value")),
                 "weight": _pct(weight, 0) if weight is not None else "—",
-                "score": "—" if score is None else f"{float(score):.2f}",
-                "points": "—" if points is None else f"{points:.1f}",
-                "out_of": "" if out_of is None else f"{out_of:.0f}",
+                "score": "—" if score is None else f"{float(score):.3f}",
+                "factor": "—" if factor is None else f"{float(factor):.4f}",
                 "fill": fill,
                 "grade": "good"
                 if fill >= 80
@@ -527,18 +525,19 @@ def _components(health: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def _points_total(health: dict[str, Any]) -> str:
-    """`34.2 / 70`: the points of the components with a known score (all of them when
-    engagement is known)."""
-    got = out_of = 0.0
-    for comp in (health.get("components") or {}).values():
-        comp = comp or {}
-        weight, score, points = comp.get("weight"), comp.get("score"), comp.get("points")
-        if weight is None or score is None:
-            continue
-        got += float(points) if points is not None else float(weight) * float(score) * 100
-        out_of += float(weight) * 100
-    return f"{got:.1f} / {out_of:.0f}" if out_of else ""
+def _product_line(health: dict[str, Any]) -> str:
+    """`100 × 0.9352 × 0.9029 × … = 61.6`: the score by hand, from the factors used."""
+    factors = [
+        float(c["factor"])
+        for c in (health.get("components") or {}).values()
+        if c and c.get("factor") is not None
+    ]
+    if not factors:
+        return ""
+    product = 100.0
+    for f in factors:
+        product *= f
+    return "100 × " + " × ".join(f"{f:.4f}" for f in factors) + f" = {product:.1f}"
 
 
 def _gates(health: dict[str, Any]) -> list[dict[str, Any]]:
@@ -824,7 +823,7 @@ def _context(data: ReportData) -> dict[str, Any]:
             (_label(k, {}), "unknown" if v is None else _pct(v))
             for k, v in (health.get("rates") or {}).items()
         ],
-        "points_total": _points_total(health),
+        "product_line": _product_line(health),
         "gates": gates,
         "gate_class": gate_class,
         "gate_headline": gate_headline,

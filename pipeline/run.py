@@ -46,6 +46,7 @@ from .merge import contacts_merged
 from .outputs import OutputDir
 from .payloads import TARGETS, build_payloads, write_payloads
 from .presets import MappedTable, detect_preset, map_columns
+from .report import ReportData, report_html, summary_md
 from .ruleset import RuleSet, load_rules
 from .schemas import REJECT_SCHEMA, RejectRecord
 from .schemas.checks import failed_rows
@@ -83,6 +84,7 @@ class RunResult:
     manifest: dict[str, Any]
     warnings: list[str]
     health: Health
+    report: ReportData
 
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
@@ -308,6 +310,7 @@ def _run_stages(
             out.write_json("import_preview.json", preview)
         account_rows = account.contacts if account is not None else None
         candidates = None
+        winback_targeted: int | None = None
         if events is not None:
             out.write_csv("events_rejects.csv", events.rejects)
             out.write_csv("unengaged.csv", unengaged(contacts, account_rows))
@@ -326,6 +329,7 @@ def _run_stages(
                     contacts, account_rows, opts.campaign_id, threshold_days, opts.as_of
                 )
                 out.write_json("winback.json", body)
+                winback_targeted = body["targetedContacts"]
                 out.write_csv("winback_audience.csv", audience)
         out.write_json("health.json", health.stats)
     with clock.stage("payloads"):
@@ -350,9 +354,44 @@ def _run_stages(
         )
     input_rows = sum(t.input_rows for t, _ in tables)
     rejected = rejects.height
+    as_of_text = opts.as_of.isoformat().replace("+00:00", "Z")
+    with clock.stage("report"):
+        report = ReportData(
+            health=health.stats,
+            history=[
+                *store.health_history(),
+                {"run_id": run_id, "as_of": health.stats["lastRunAt"], **health.history_row},
+            ],
+            contacts=contacts,
+            rejects=rejects,
+            duplicates=merged.duplicates,
+            possible_duplicates=merged.possible_duplicates,
+            events=events.events if events is not None else None,
+            counts={
+                "input_rows": input_rows,
+                "rejected": rejected,
+                "duplicates_merged": merged.duplicates_merged,
+                "unique_contacts": contacts.height,
+                "events_rejected": events.rejects.height if events is not None else None,
+                "unengaged": health.stats["unengagedCount"],
+                "winback_targeted": winback_targeted,
+                "suppress_candidates": candidates.height if candidates is not None else None,
+            },
+            run={
+                "run_id": run_id,
+                "as_of": as_of_text,
+                "inputs": [
+                    {k: i[k] for k in ("source_file", "format", "preset", "input_rows", "rejected")}
+                    for i in inputs_meta
+                ],
+                "events_files": [b.source_file for b in batches] if events is not None else [],
+            },
+        )
+        out.write_bytes("report.html", report_html(report).encode())
+        out.write_bytes("summary.md", summary_md(report).encode())
     manifest = {
         "run_id": run_id,
-        "as_of": opts.as_of.isoformat().replace("+00:00", "Z"),
+        "as_of": as_of_text,
         "started_at": started.isoformat(timespec="seconds").replace("+00:00", "Z"),
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "outcome": "gate_failed" if health.blocking else "succeeded",
@@ -421,6 +460,7 @@ def _run_stages(
         manifest=manifest,
         warnings=warnings,
         health=health,
+        report=report,
     )
 
 

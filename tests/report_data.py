@@ -5,6 +5,7 @@ addresses only. `report_data()` is a run with events and a history of past runs;
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,6 +13,7 @@ import polars as pl
 
 from listhygiene.contacts import COLUMNS
 from listhygiene.events.normalize import EVENT_SCHEMA
+from listhygiene.health import Gate, SendWindow, list_health, load_health_rules
 from listhygiene.merge import POSSIBLE_SCHEMA
 from listhygiene.report import ReportData
 
@@ -299,89 +301,13 @@ def _possible() -> pl.DataFrame:
 
 
 def _health(contacts: pl.DataFrame, events: bool) -> dict[str, Any]:
-    total = contacts.height
-    counts = dict(contacts.get_column("status").value_counts().iter_rows())
-    active = counts.get("active", 0)
-    bounced, complained = counts.get("bounced", 0), counts.get("complained", 0)
-    unsubscribed = counts.get("unsubscribed", 0)
-    unengaged = int(contacts.get_column("unengaged").sum()) if events else None
-    bounce, complaint = bounced / total, complained / total
-    active_ratio = active / total
-    bounce_score = max(0.0, 1 - bounce / 0.10)
-    complaint_score = max(0.0, 1 - complaint / 0.005)
-    engaged = active - (unengaged or 0)
-    engagement = engaged / active if events and active else None
-    if events:
-        raw = 0.3 * active_ratio + 0.2 * bounce_score + 0.2 * complaint_score + 0.3 * engagement
-    else:
-        raw = (0.3 * active_ratio + 0.2 * bounce_score + 0.2 * complaint_score) / 0.7
-    score = round(raw * 100)
-    return {
-        "totalContacts": total,
-        "activeContacts": active,
-        "unengagedCount": unengaged if events else 0,
-        "bouncedCount": bounced,
-        "complainedCount": complained,
-        "healthScore": score,
-        "lastRunAt": "2026-11-01T00:00:00Z",
-        "unsubscribedCount": unsubscribed,
-        "engagedCount": engaged if events else None,
-        "tooNewCount": 0,
-        "engagement_known": events,
-        "components": {
-            "active_ratio": {
-                "value": round(active_ratio, 4),
-                "weight": 0.3,
-                "score": round(active_ratio, 4),
-            },
-            "bounce_rate": {
-                "value": round(bounce, 4),
-                "weight": 0.2,
-                "score": round(bounce_score, 4),
-                "cap": 0.10,
-            },
-            "complaint_rate": {
-                "value": round(complaint, 4),
-                "weight": 0.2,
-                "score": round(complaint_score, 4),
-                "cap": 0.005,
-            },
-            "engagement": {
-                "value": None if engagement is None else round(engagement, 4),
-                "weight": 0.3,
-                "score": None if engagement is None else round(engagement, 4),
-            },
-        },
-        "rates": {
-            "bounce": round(bounce, 4),
-            "complaint": round(complaint, 4),
-            "unsubscribe": round(unsubscribed / total, 4),
-            "unengaged": round(unengaged / total, 4) if events else None,
-        },
-        "gates": [
-            _gate("hard_bounce_rate", bounce, 0.02, 0.05, "hard-bounce"),
-            _gate("complaint_rate", complaint, 0.001, 0.003, "complaint"),
-            _gate("unsubscribe_rate", unsubscribed / total, 0.15, 0.30, "unsubscribe"),
-        ],
-        "notes": ["Synthetic data for the report tests."],
-    }
-
-
-def _gate(name: str, value: float, warn: float, block: float, what: str) -> dict[str, Any]:
-    outcome = "block" if value >= block else "warn" if value >= warn else "pass"
-    level = {
-        "block": f"at or above the block level of {block * 100:g} %",
-        "warn": f"at or above the warning level of {warn * 100:g} %",
-        "pass": f"below the warning level of {warn * 100:g} %",
-    }[outcome]
-    return {
-        "name": name,
-        "value": round(value, 4),
-        "warn": warn,
-        "block": block,
-        "outcome": outcome,
-        "message": f"The {what} rate is {value * 100:.2f} %, {level}.",
-    }
+    """health.json as the pipeline computes it (pipeline/health.py), with an unsubscribe
+    gate added so the page shows three gates; the send totals make the hard-bounce gate
+    block and the complaint gate warn."""
+    defaults = load_health_rules()
+    rules = replace(defaults, gates=(*defaults.gates, Gate("unsubscribe_rate", 0.15, 0.30)))
+    window = SendWindow(days=90, sends=2000, hard_bounces=130, complaints=3) if events else None
+    return list_health(contacts, rules, AS_OF, 90, window).stats
 
 
 def report_data(events: bool = True, history_runs: int = 6, seed: int = 8) -> ReportData:
