@@ -257,7 +257,7 @@ def _run_stages(
     with clock.stage("score"):
         scored = contacts_scored(
             contacts,
-            events.events if events is not None else None,
+            events,
             rules.scoring,
             list(rules.merge.status_precedence),
             opts.as_of,
@@ -293,13 +293,14 @@ def _run_stages(
             out.write_csv("events_rejects.csv", events.rejects)
             out.write_csv("unengaged.csv", unengaged(contacts, account_rows))
             out.write_csv("scores.csv", scores_csv(contacts))
+            winbacks = tuple(dict.fromkeys((*rules.scoring.previous_winback, *opts.winback_sent)))
             out.write_csv(
                 "suppress_candidates.csv",
                 suppress_candidates(
                     contacts,
                     account_rows,
-                    events.events,
-                    tuple(dict.fromkeys((*rules.scoring.previous_winback, *opts.winback_sent))),
+                    events.events if winbacks else None,  # spelled out only when needed
+                    winbacks,
                     rules.scoring,
                     opts.as_of,
                 ),
@@ -361,7 +362,7 @@ def _run_stages(
                 for b in batches
             ],
             "input_records": events.input_records,
-            "events": events.events.height,
+            "events": events.count,
             "rejected": events.rejects.height,
             "skipped": events.skipped,
             **scored.counts,

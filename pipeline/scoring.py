@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
+from .events.normalize import NormalizedEvents
 from .scoring_rules import ScoringRules
 
 DAY_US = 86_400_000_000
@@ -70,44 +71,10 @@ def first_occurrences(frame: pl.DataFrame, cols: list[str]) -> pl.Series:
     return first
 
 
-def _once_per_campaign(events: pl.DataFrame) -> pl.DataFrame:
-    """One event per type per (contact, campaign); events without a campaign each count."""
-    first = first_occurrences(events, [K, "event", "campaign_id"])
-    return events.filter(pl.col("campaign_id").is_null() | first)
-
-
 def _human(rules: ScoringRules) -> pl.Expr:
     if rules.count_machine_opens:
         return pl.lit(True)
     return ~pl.col("machine_open").fill_null(False)
-
-
-def counted_events(events: pl.DataFrame, rules: ScoringRules) -> pl.DataFrame:
-    """Human events, a repeated event_id once (its first occurrence in input order)."""
-    human = events.filter(_human(rules))
-    first = first_occurrences(human, ["event_id"])
-    return human.filter(pl.col("event_id").is_null() | first)
-
-
-def scores(events: pl.DataFrame, rules: ScoringRules, as_of: datetime) -> pl.DataFrame:
-    """K -> score (clamped 0-100), over the counted events of the rules' [[points]]."""
-    points = pl.DataFrame(
-        {
-            "event": [p.event for p in rules.points],
-            "__points": [p.points for p in rules.points],
-            "__decay": [p.decay_days for p in rules.points],
-        },
-        schema={"event": pl.String, "__points": pl.Int64, "__decay": pl.Int64},
-    )
-    start = pl.lit(as_of, UTC) - pl.duration(days=pl.col("__decay"))
-    live = events.join(points, on="event", how="inner", maintain_order="left").filter(
-        (pl.col("__decay") == 0) | (pl.col("timestamp") > start)
-    )
-    return (
-        _once_per_campaign(live)
-        .group_by(K)
-        .agg(pl.col("__points").sum().clip(0, 100).alias("score"))
-    )
 
 
 def _tier(rules: ScoringRules) -> pl.Expr:
@@ -115,49 +82,6 @@ def _tier(rules: ScoringRules) -> pl.Expr:
     for name, low in reversed(rules.tiers[:-1]):
         expr = pl.when(pl.col("score") >= low).then(pl.lit(name)).otherwise(expr)
     return expr
-
-
-def factors(events: pl.DataFrame, rules: ScoringRules, as_of: datetime) -> pl.DataFrame:
-    """K -> sends, opens, clicks and engagements within the factor window, and the last
-    human open and engagement of all time (up to as_of), over the counted events."""
-    window = _once_per_campaign(events.filter(_within(rules.window_days, as_of)))
-    e = pl.col("event")
-    in_window = window.group_by(K).agg(
-        pl.max_horizontal((e == "send").sum(), (e == "delivered").sum()).alias("sends"),
-        (e == "open").sum().alias("opens"),
-        (e == "click").sum().alias("clicks"),
-        e.is_in(ENGAGED).sum().alias("__engagements"),
-    )
-    ever = events.group_by(K).agg(
-        pl.col("timestamp").filter(e == "open").max().alias("last_opened_at"),
-        pl.col("timestamp").filter(e.is_in(ENGAGED)).max().alias("last_engagement_at"),
-    )
-    return ever.join(in_window, on=K, how="full", coalesce=True)
-
-
-def contact_rows(contacts: pl.DataFrame, events: pl.DataFrame) -> pl.Series:
-    """Each event's contact as a row number of `contacts` (null: not a contact).
-
-    Joined on a 64-bit hash of email_key, then checked by value: a row whose key
-    differs from its contact's (a collision) is joined again by value."""
-    keys = contacts.get_column("email_key")
-    seed = 11
-    table = pl.DataFrame({"__h": keys.hash(seed=seed), K: pl.int_range(keys.len(), eager=True)})
-    table = table.with_columns(pl.col(K).cast(pl.UInt32))
-    if table.get_column("__h").is_duplicated().any():  # colliding contacts: by value
-        exact = pl.DataFrame({"email_key": keys, K: table.get_column(K)})
-        return events.select("email_key").join(
-            exact, on="email_key", how="left", maintain_order="left"
-        )[K]
-    ek = events.get_column("email_key")
-    rows = (
-        pl.DataFrame({"__h": ek.hash(seed=seed)})
-        .join(table, on="__h", how="left", maintain_order="left")
-        .get_column(K)
-    )
-    found = keys.gather(rows.fill_null(0)) if keys.len() else ek.clear(ek.len())
-    wrong = rows.is_not_null() & (found != ek)
-    return rows.set(wrong, None) if wrong.any() else rows
 
 
 def _rate(n: str) -> pl.Expr:
@@ -269,9 +193,80 @@ def _whole_days(since: pl.Expr, as_of: datetime) -> pl.Expr:
     return ((pl.lit(as_of, UTC) - since).dt.total_microseconds() // DAY_US).clip(0)
 
 
+def _units(counted: pl.DataFrame) -> pl.DataFrame:
+    """One row per unit that can count: a (contact, type, campaign) with the latest time
+    of its events when the campaign is known, else the event itself.
+
+    A filter of the form `t > start` keeps a (contact, type, campaign) group's one event
+    exactly when its latest event passes, so counting units that pass the window (or a
+    rule's expiry) is counting the events left after "filter, then one per type per
+    (contact, campaign)". Grouped on exact integer codes: campaign ids by their
+    categorical code (string interning, no hashing)."""
+    camp = counted.get_column("campaign_id")
+    known = camp.is_not_null()
+    with_campaign = (
+        counted.filter(known)
+        .with_columns(camp.filter(known).cast(pl.Categorical).to_physical().alias("__c"))
+        .group_by(K, "event", "__c")
+        .agg(pl.col("timestamp").max())
+        .drop("__c")
+    )
+    single = counted.filter(~known).select(K, "event", "timestamp")
+    return pl.concat([with_campaign, single], how="vertical")
+
+
+def _per_contact(counted: pl.DataFrame, rules: ScoringRules, as_of: datetime) -> pl.DataFrame:
+    """K -> score, sends, opens, clicks, engagements (within the factor window) and the
+    last human open and engagement of all time, over the counted events."""
+    units = _units(counted)
+    e, t = pl.col("event"), pl.col("timestamp")
+    points = {p.event: p.points for p in rules.points}
+    live = pl.lit(False)
+    for p in rules.points:
+        alive = pl.lit(True) if p.decay_days == 0 else _within(p.decay_days, as_of)
+        live = live | ((e == p.event) & alive)
+    worth = e.replace_strict(points, default=0, return_dtype=pl.Int64)
+    win = _within(rules.window_days, as_of)
+    per = units.group_by(K).agg(
+        worth.filter(live).sum().clip(0, 100).alias("score"),
+        pl.max_horizontal(((e == "send") & win).sum(), ((e == "delivered") & win).sum())
+        .cast(pl.Int64)
+        .alias("sends"),
+        ((e == "open") & win).sum().cast(pl.Int64).alias("opens"),
+        ((e == "click") & win).sum().cast(pl.Int64).alias("clicks"),
+        (e.is_in(ENGAGED) & win).sum().alias("__engagements"),
+        t.filter(e == "open").max().alias("last_opened_at"),
+        t.filter(e.is_in(ENGAGED)).max().alias("last_engagement_at"),
+        (live & e.is_in(list(points))).any().alias("__scored"),
+        win.any().alias("__in_window"),
+    )
+    # As before: contacts with no live scored event have no score row (0 after the
+    # join), and the factor columns are null, not 0, for contacts with no counted event
+    # in the window.
+    return per.with_columns(
+        pl.when("__scored").then("score").alias("score"),
+        *(pl.when("__in_window").then(c).alias(c) for c in ("sends", "opens", "clicks")),
+        pl.when("__in_window").then("__engagements").alias("__engagements"),
+    ).select(  # the column order the contacts have always had
+        K, "last_opened_at", "last_engagement_at", "sends", "opens", "clicks", "__engagements",
+        "score",
+    )  # fmt: skip
+
+
+def _event_ids_once(frame: pl.DataFrame, mask: pl.Series) -> pl.Series:
+    """`mask`, less the repeats of an event_id among the masked rows (the first
+    occurrence in input order stays); rows without an event_id all stay."""
+    ids = frame.get_column("event_id")
+    has = mask & ids.is_not_null()
+    if not has.any():
+        return mask
+    first = first_occurrences(frame.filter(has).select("event_id"), ["event_id"])
+    return mask.scatter(has.arg_true(), first)
+
+
 def contacts_scored(
     contacts: pl.DataFrame,
-    events: pl.DataFrame | None,
+    events: NormalizedEvents | pl.DataFrame | None,
     rules: ScoringRules,
     precedence: list[str],
     as_of: datetime,
@@ -280,15 +275,39 @@ def contacts_scored(
     """The contacts with their engagement columns and event-made statuses.
 
     Without events (`None`) the engagement columns stay empty: nothing is known.
+    `events` is the normalize stage's result, or an EVENT_SCHEMA frame.
     """
     if events is None:
         empty = [pl.lit(None, t).alias(c) for c, t in ENGAGEMENT_SCHEMA.items()]
         return Scored(contacts.with_columns(empty), {}, _no_changes())
-    upto = events.filter(pl.col("timestamp") <= pl.lit(as_of, UTC))
-    rows = contact_rows(contacts, upto)
-    mine = upto.with_columns(rows.alias(K)).filter(pl.col(K).is_not_null())
+    if isinstance(events, pl.DataFrame):
+        events = NormalizedEvents.from_events(events)
+    frame = events.compact
+    # Each distinct address's contact (an exact join of at most one row per address),
+    # then each event's by its address index.
+    per_address = (
+        pl.DataFrame({"email_key": events.keys})
+        .join(
+            contacts.select("email_key").with_row_index(K),
+            on="email_key",
+            how="left",
+            maintain_order="left",
+        )
+        .get_column(K)
+    )
+    k = per_address.gather(frame.get_column("__addr"))
+    upto = frame.get_column("timestamp") <= as_of
+    mine = upto & k.is_not_null()
+    frame = frame.with_columns(k.alias(K))
 
-    changes = status_changes(contacts, mine, rules, precedence, as_of)
+    suppressing = [*SUPPRESSING, "soft_bounce"]
+    marked = frame.filter(mine & frame.get_column("event").is_in(suppressing))
+    marked = marked.with_columns(
+        pl.Series(events.files, dtype=pl.String)
+        .gather(marked.get_column("__file"))
+        .alias("source_file")
+    )
+    changes = status_changes(contacts, marked, rules, precedence, as_of)
     with_status = contacts
     if changes.height:  # by row number: a few changed contacts, no join over all of them
         idx = changes.get_column(K)
@@ -299,10 +318,12 @@ def contacts_scored(
             )
         )
 
-    counted = counted_events(mine, rules)
-    per = factors(counted, rules, as_of).join(
-        scores(counted, rules, as_of), on=K, how="full", coalesce=True
-    )
+    human = mine
+    if not rules.count_machine_opens:
+        human = mine & ~frame.get_column("machine_open").fill_null(False)
+    counted_mask = _event_ids_once(frame, human)
+    counted = frame.select(K, "event", "timestamp", "campaign_id").filter(counted_mask)
+    per = _per_contact(counted, rules, as_of)
     c = with_status.with_row_index(K).join(per, on=K, how="left", maintain_order="left").drop(K)
     last = pl.col("last_engagement_at")
     threshold = pl.lit(as_of - timedelta(days=threshold_days), UTC)
@@ -334,10 +355,11 @@ def contacts_scored(
         .alias("recency"),
         _frequency(rules).alias("frequency"),
     )
+    n_upto, n_mine = int(upto.sum()), int(mine.sum())
     counts = {
-        "events_up_to_as_of": upto.height,
-        "events_after_as_of": events.height - upto.height,
-        "events_for_unknown_contacts": upto.height - mine.height,
+        "events_up_to_as_of": n_upto,
+        "events_after_as_of": frame.height - n_upto,
+        "events_for_unknown_contacts": n_upto - n_mine,
         "events_counted": counted.height,
         "status_changes": changes.height,
     }
