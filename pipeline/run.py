@@ -241,7 +241,12 @@ def _run_stages(
                 staging = Path(tmp) / "events"
                 staging.mkdir()
                 batches = read_events(opts.events, rules.ingest, staging, opts.events_format)
-                events = events_normalized(batches, rules.scoring)
+                # Addresses the contacts' validation already answered are not validated again.
+                known = [a.select("email_input", "email_key") for a in accepted
+                         if "email_input" in a.columns]  # fmt: skip
+                events = events_normalized(
+                    batches, rules.scoring, pl.concat(known) if known else None
+                )
             for b in batches:
                 warnings.extend(b.warnings)
             progress("Reading events", len(opts.events), len(opts.events))

@@ -193,64 +193,104 @@ def _whole_days(since: pl.Expr, as_of: datetime) -> pl.Expr:
     return ((pl.lit(as_of, UTC) - since).dt.total_microseconds() // DAY_US).clip(0)
 
 
-def _units(counted: pl.DataFrame) -> pl.DataFrame:
+def _units(counted: pl.DataFrame, codes: dict[str, int]) -> pl.DataFrame:
     """One row per unit that can count: a (contact, type, campaign) with the latest time
-    of its events when the campaign is known, else the event itself.
+    of its events when the campaign is known, else the event itself; `__e` is the
+    type's code in `codes`.
 
     A filter of the form `t > start` keeps a (contact, type, campaign) group's one event
     exactly when its latest event passes, so counting units that pass the window (or a
     rule's expiry) is counting the events left after "filter, then one per type per
-    (contact, campaign)". Grouped on exact integer codes: campaign ids by their
-    categorical code (string interning, no hashing)."""
+    (contact, campaign)". Grouped on one exact 64-bit integer: the contact's row number,
+    the type's code and the campaign's categorical code (string interning, no hashing)."""
     camp = counted.get_column("campaign_id")
     known = camp.is_not_null()
-    with_campaign = (
-        counted.filter(known)
-        .with_columns(camp.filter(known).cast(pl.Categorical).to_physical().alias("__c"))
-        .group_by(K, "event", "__c")
-        .agg(pl.col("timestamp").max())
-        .drop("__c")
+    typed = counted.select(
+        K,
+        pl.col("event").replace_strict(codes, return_dtype=pl.UInt64).alias("__e"),
+        "timestamp",
     )
-    single = counted.filter(~known).select(K, "event", "timestamp")
-    return pl.concat([with_campaign, single], how="vertical")
+    grouped = typed.filter(known)
+    camp_code = camp.filter(known).cast(pl.Categorical).to_physical().cast(pl.UInt64)
+    if len(codes) > 255 or (camp_code.len() and camp_code.max() >= 1 << 24):  # by columns
+        with_campaign = (
+            grouped.with_columns(camp_code.alias("__c"))
+            .group_by(K, "__e", "__c")
+            .agg(pl.col("timestamp").max())
+            .drop("__c")
+        )
+    else:
+        key = pl.col(K).cast(pl.UInt64) * (1 << 32) + pl.col("__e") * (1 << 24) + camp_code
+        with_campaign = (
+            grouped.group_by(key.alias("__key"))
+            .agg(pl.col("timestamp").max())
+            .select(
+                (pl.col("__key") // (1 << 32)).cast(pl.UInt32).alias(K),
+                (pl.col("__key") // (1 << 24) % 256).alias("__e"),
+                "timestamp",
+            )
+        )
+    return pl.concat([with_campaign, typed.filter(~known)], how="vertical")
 
 
 def _per_contact(counted: pl.DataFrame, rules: ScoringRules, as_of: datetime) -> pl.DataFrame:
     """K -> score, sends, opens, clicks, engagements (within the factor window) and the
-    last human open and engagement of all time, over the counted events."""
-    units = _units(counted)
-    e, t = pl.col("event"), pl.col("timestamp")
-    points = {p.event: p.points for p in rules.points}
+    last human open and engagement of all time, over the counted events.
+
+    Each unit's contributions are worked out as plain columns first, so the group-by
+    only sums and takes maxima (polars' fast aggregations)."""
+    names = list(dict.fromkeys([*rules.event_names, *ENGAGED, "send", "delivered"]))
+    codes = {n: i for i, n in enumerate(names)}
+    units = _units(counted, codes)
+    e, t = pl.col("__e"), pl.col("timestamp")
     live = pl.lit(False)
     for p in rules.points:
         alive = pl.lit(True) if p.decay_days == 0 else _within(p.decay_days, as_of)
-        live = live | ((e == p.event) & alive)
-    worth = e.replace_strict(points, default=0, return_dtype=pl.Int64)
-    win = _within(rules.window_days, as_of)
-    per = units.group_by(K).agg(
-        worth.filter(live).sum().clip(0, 100).alias("score"),
-        pl.max_horizontal(((e == "send") & win).sum(), ((e == "delivered") & win).sum())
-        .cast(pl.Int64)
-        .alias("sends"),
-        ((e == "open") & win).sum().cast(pl.Int64).alias("opens"),
-        ((e == "click") & win).sum().cast(pl.Int64).alias("clicks"),
-        (e.is_in(ENGAGED) & win).sum().alias("__engagements"),
-        t.filter(e == "open").max().alias("last_opened_at"),
-        t.filter(e.is_in(ENGAGED)).max().alias("last_engagement_at"),
-        (live & e.is_in(list(points))).any().alias("__scored"),
-        win.any().alias("__in_window"),
+        live = live | ((e == codes[p.event]) & alive)
+    worth = e.replace_strict(
+        {codes[p.event]: p.points for p in rules.points}, default=0, return_dtype=pl.Int64
     )
-    # As before: contacts with no live scored event have no score row (0 after the
-    # join), and the factor columns are null, not 0, for contacts with no counted event
-    # in the window.
-    return per.with_columns(
-        pl.when("__scored").then("score").alias("score"),
-        *(pl.when("__in_window").then(c).alias(c) for c in ("sends", "opens", "clicks")),
-        pl.when("__in_window").then("__engagements").alias("__engagements"),
-    ).select(  # the column order the contacts have always had
-        K, "last_opened_at", "last_engagement_at", "sends", "opens", "clicks", "__engagements",
-        "score",
-    )  # fmt: skip
+    win = _within(rules.window_days, as_of)
+    engaged = e.is_in([codes[n] for n in ENGAGED])
+
+    def n(cond: pl.Expr) -> pl.Expr:
+        return cond.cast(pl.UInt32)
+
+    per = (
+        units.select(
+            K,
+            pl.when(live).then(worth).otherwise(0).alias("score"),
+            n(live).alias("__scored"),
+            n((e == codes["send"]) & win).alias("__send"),
+            n((e == codes["delivered"]) & win).alias("__delivered"),
+            n((e == codes["open"]) & win).alias("opens"),
+            n((e == codes["click"]) & win).alias("clicks"),
+            n(engaged & win).alias("__engagements"),
+            n(win).alias("__in_window"),
+            pl.when(e == codes["open"]).then(t).alias("last_opened_at"),
+            pl.when(engaged).then(t).alias("last_engagement_at"),
+        )
+        .group_by(K)
+        .agg(
+            pl.col("score", "__scored", "__send", "__delivered", "opens", "clicks").sum(),
+            pl.col("__engagements", "__in_window").sum(),
+            pl.col("last_opened_at", "last_engagement_at").max(),
+        )
+    )
+    # As before: no score row (0 after the join) without a live scored event, and null
+    # factors (0 after the join) without a counted event in the window.
+    window = pl.col("__in_window") > 0
+    return per.select(  # the column order the contacts have always had
+        K,
+        "last_opened_at",
+        "last_engagement_at",
+        pl.when(window)
+        .then(pl.max_horizontal("__send", "__delivered").cast(pl.Int64))
+        .alias("sends"),
+        *(pl.when(window).then(pl.col(c).cast(pl.Int64)).alias(c) for c in ("opens", "clicks")),
+        pl.when(window).then("__engagements").alias("__engagements"),
+        pl.when(pl.col("__scored") > 0).then(pl.col("score").clip(0, 100)).alias("score"),
+    )
 
 
 def _event_ids_once(frame: pl.DataFrame, mask: pl.Series) -> pl.Series:

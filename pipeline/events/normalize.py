@@ -180,7 +180,35 @@ def _col(frame: pl.DataFrame, name: str) -> pl.Expr:
     return pl.col(name) if name in frame.columns else pl.lit(None, pl.String)
 
 
-def events_normalized(batches: list[EventBatch], rules: ScoringRules) -> NormalizedEvents:
+def _validated(addresses: pl.Series, known: pl.DataFrame | None) -> pl.DataFrame:
+    """`email_key` and `error` per address. `known` (`email_input` -> `email_key`: the
+    accepted contacts' raw email cells, validated by the same `validate_emails` in the
+    validate stage) answers the addresses it holds, byte for byte the same input, so
+    only the others are validated here."""
+    if known is None or known.is_empty():
+        return validate_emails(addresses).select("email_key", "error")
+    table = known.select("email_input", "email_key").unique("email_input")
+    found = (
+        pl.DataFrame({"email_input": addresses})
+        .join(table, on="email_input", how="left", maintain_order="left")
+        .get_column("email_key")
+    )
+    rest = found.is_null()
+    keys = found
+    errors = pl.Series("error", [None], dtype=pl.String).new_from_index(0, found.len())
+    if rest.any():
+        checked = validate_emails(addresses.filter(rest))
+        where = rest.arg_true()
+        keys = keys.scatter(where, checked.get_column("email_key"))
+        errors = errors.scatter(where, checked.get_column("error"))
+    return pl.DataFrame({"email_key": keys, "error": errors})
+
+
+def events_normalized(
+    batches: list[EventBatch], rules: ScoringRules, contact_emails: pl.DataFrame | None = None
+) -> NormalizedEvents:
+    """All batches typed at once. `contact_emails`: `known` of `_validated` (optional,
+    saves validating addresses again)."""
     files = [b.source_file for b in batches]
     frames = [
         b.frame.drop("source_file", strict=False).with_columns(
@@ -208,7 +236,7 @@ def events_normalized(batches: list[EventBatch], rules: ScoringRules) -> Normali
     )
     # Each distinct address validated once; events keep an index into the addresses.
     addr, addresses = distinct_ids(raw.get_column("email"))
-    checked = validate_emails(addresses)
+    checked = _validated(addresses, contact_emails)
     keys = checked.get_column("email_key")
     raw = raw.with_columns(
         event.alias("__event"),
