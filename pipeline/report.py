@@ -99,7 +99,7 @@ class ReportData:
     rejects: pl.DataFrame  # rejects.csv: source_file, row, email, field, error, reason
     duplicates: pl.DataFrame  # duplicates.csv
     possible_duplicates: pl.DataFrame  # possible_duplicates.csv
-    events: pl.DataFrame | None  # normalized events, or None without --events
+    events: pl.DataFrame | None  # events (event, timestamp, machine_open), None without --events
     counts: dict  # input_rows, rejected, duplicates_merged, unique_contacts, ...
     run: dict  # run_id, as_of, inputs [{source_file, format, preset, input_rows, rejected}]
 

@@ -249,7 +249,12 @@ def _run_stages(
                 staging = Path(tmp) / "events"
                 staging.mkdir()
                 batches = read_events(opts.events, rules.ingest, staging, opts.events_format)
-                events = events_normalized(batches, rules.scoring)
+                # Addresses the contacts' validation already answered are not validated again.
+                known = [a.select("email_input", "email_key") for a in accepted
+                         if "email_input" in a.columns]  # fmt: skip
+                events = events_normalized(
+                    batches, rules.scoring, pl.concat(known) if known else None
+                )
             for b in batches:
                 warnings.extend(b.warnings)
             progress("Reading events", len(opts.events), len(opts.events))
@@ -265,7 +270,7 @@ def _run_stages(
     with clock.stage("score"):
         scored = contacts_scored(
             contacts,
-            events.events if events is not None else None,
+            events,
             rules.scoring,
             list(rules.merge.status_precedence),
             opts.as_of,
@@ -315,11 +320,12 @@ def _run_stages(
             out.write_csv("events_rejects.csv", events.rejects)
             out.write_csv("unengaged.csv", unengaged(contacts, account_rows))
             out.write_csv("scores.csv", scores_csv(contacts))
+            winbacks = tuple(dict.fromkeys((*rules.scoring.previous_winback, *opts.winback_sent)))
             candidates = suppress_candidates(
                 contacts,
                 account_rows,
-                events.events,
-                tuple(dict.fromkeys((*rules.scoring.previous_winback, *opts.winback_sent))),
+                events.events if winbacks else None,  # spelled out only when needed
+                winbacks,
                 rules.scoring,
                 opts.as_of,
             )
@@ -366,7 +372,7 @@ def _run_stages(
             rejects=rejects,
             duplicates=merged.duplicates,
             possible_duplicates=merged.possible_duplicates,
-            events=events.events if events is not None else None,
+            events=events.compact if events is not None else None,  # event, timestamp, machine_open
             counts={
                 "input_rows": input_rows,
                 "rejected": rejected,
@@ -434,7 +440,7 @@ def _run_stages(
                 for b in batches
             ],
             "input_records": events.input_records,
-            "events": events.events.height,
+            "events": events.count,
             "rejected": events.rejects.height,
             "skipped": events.skipped,
             **scored.counts,

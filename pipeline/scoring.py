@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 import polars as pl
 
+from .events.normalize import NormalizedEvents
 from .scoring_rules import ScoringRules
 
 DAY_US = 86_400_000_000
@@ -70,44 +71,10 @@ def first_occurrences(frame: pl.DataFrame, cols: list[str]) -> pl.Series:
     return first
 
 
-def _once_per_campaign(events: pl.DataFrame) -> pl.DataFrame:
-    """One event per type per (contact, campaign); events without a campaign each count."""
-    first = first_occurrences(events, [K, "event", "campaign_id"])
-    return events.filter(pl.col("campaign_id").is_null() | first)
-
-
 def _human(rules: ScoringRules) -> pl.Expr:
     if rules.count_machine_opens:
         return pl.lit(True)
     return ~pl.col("machine_open").fill_null(False)
-
-
-def counted_events(events: pl.DataFrame, rules: ScoringRules) -> pl.DataFrame:
-    """Human events, a repeated event_id once (its first occurrence in input order)."""
-    human = events.filter(_human(rules))
-    first = first_occurrences(human, ["event_id"])
-    return human.filter(pl.col("event_id").is_null() | first)
-
-
-def scores(events: pl.DataFrame, rules: ScoringRules, as_of: datetime) -> pl.DataFrame:
-    """K -> score (clamped 0-100), over the counted events of the rules' [[points]]."""
-    points = pl.DataFrame(
-        {
-            "event": [p.event for p in rules.points],
-            "__points": [p.points for p in rules.points],
-            "__decay": [p.decay_days for p in rules.points],
-        },
-        schema={"event": pl.String, "__points": pl.Int64, "__decay": pl.Int64},
-    )
-    start = pl.lit(as_of, UTC) - pl.duration(days=pl.col("__decay"))
-    live = events.join(points, on="event", how="inner", maintain_order="left").filter(
-        (pl.col("__decay") == 0) | (pl.col("timestamp") > start)
-    )
-    return (
-        _once_per_campaign(live)
-        .group_by(K)
-        .agg(pl.col("__points").sum().clip(0, 100).alias("score"))
-    )
 
 
 def _tier(rules: ScoringRules) -> pl.Expr:
@@ -115,62 +82,6 @@ def _tier(rules: ScoringRules) -> pl.Expr:
     for name, low in reversed(rules.tiers[:-1]):
         expr = pl.when(pl.col("score") >= low).then(pl.lit(name)).otherwise(expr)
     return expr
-
-
-def factors(events: pl.DataFrame, rules: ScoringRules, as_of: datetime) -> pl.DataFrame:
-    """K -> sends, opens, clicks and engagements within the factor window, and the last
-    human open and engagement of all time (up to as_of), over the counted events."""
-    window = _once_per_campaign(events.filter(_within(rules.window_days, as_of)))
-    e = pl.col("event")
-    in_window = window.group_by(K).agg(
-        pl.max_horizontal((e == "send").sum(), (e == "delivered").sum()).alias("sends"),
-        (e == "open").sum().alias("opens"),
-        (e == "click").sum().alias("clicks"),
-        e.is_in(ENGAGED).sum().alias("__engagements"),
-    )
-    ever = events.group_by(K).agg(
-        pl.col("timestamp").filter(e == "open").max().alias("last_opened_at"),
-        pl.col("timestamp").filter(e.is_in(ENGAGED)).max().alias("last_engagement_at"),
-    )
-    return ever.join(in_window, on=K, how="full", coalesce=True)
-
-
-def window_failures(events: pl.DataFrame, rules: ScoringRules, as_of: datetime) -> dict[str, int]:
-    """Hard bounces and complaints within the factor window, over the counted events of
-    known contacts, once per (contact, campaign) as `sends` counts them: with the sum of
-    `sends`, the per-send rates the health gates judge (pipeline/health.py)."""
-    window = _once_per_campaign(events.filter(_within(rules.window_days, as_of)))
-    e = pl.col("event")
-    totals = window.select(
-        (e == "bounce").sum().alias("window_hard_bounces"),
-        (e == "complaint").sum().alias("window_complaints"),
-    ).row(0, named=True)
-    return {k: int(v) for k, v in totals.items()}
-
-
-def contact_rows(contacts: pl.DataFrame, events: pl.DataFrame) -> pl.Series:
-    """Each event's contact as a row number of `contacts` (null: not a contact).
-
-    Joined on a 64-bit hash of email_key, then checked by value: a row whose key
-    differs from its contact's (a collision) is joined again by value."""
-    keys = contacts.get_column("email_key")
-    seed = 11
-    table = pl.DataFrame({"__h": keys.hash(seed=seed), K: pl.int_range(keys.len(), eager=True)})
-    table = table.with_columns(pl.col(K).cast(pl.UInt32))
-    if table.get_column("__h").is_duplicated().any():  # colliding contacts: by value
-        exact = pl.DataFrame({"email_key": keys, K: table.get_column(K)})
-        return events.select("email_key").join(
-            exact, on="email_key", how="left", maintain_order="left"
-        )[K]
-    ek = events.get_column("email_key")
-    rows = (
-        pl.DataFrame({"__h": ek.hash(seed=seed)})
-        .join(table, on="__h", how="left", maintain_order="left")
-        .get_column(K)
-    )
-    found = keys.gather(rows.fill_null(0)) if keys.len() else ek.clear(ek.len())
-    wrong = rows.is_not_null() & (found != ek)
-    return rows.set(wrong, None) if wrong.any() else rows
 
 
 def _rate(n: str) -> pl.Expr:
@@ -282,9 +193,124 @@ def _whole_days(since: pl.Expr, as_of: datetime) -> pl.Expr:
     return ((pl.lit(as_of, UTC) - since).dt.total_microseconds() // DAY_US).clip(0)
 
 
+def _units(counted: pl.DataFrame, codes: dict[str, int]) -> pl.DataFrame:
+    """One row per unit that can count: a (contact, type, campaign) with the latest time
+    of its events when the campaign is known, else the event itself; `__e` is the
+    type's code in `codes`.
+
+    A filter of the form `t > start` keeps a (contact, type, campaign) group's one event
+    exactly when its latest event passes, so counting units that pass the window (or a
+    rule's expiry) is counting the events left after "filter, then one per type per
+    (contact, campaign)". Grouped on one exact 64-bit integer: the contact's row number,
+    the type's code and the campaign's categorical code (string interning, no hashing)."""
+    camp = counted.get_column("campaign_id")
+    known = camp.is_not_null()
+    typed = counted.select(
+        K,
+        pl.col("event").replace_strict(codes, return_dtype=pl.UInt64).alias("__e"),
+        "timestamp",
+    )
+    grouped = typed.filter(known)
+    camp_code = camp.filter(known).cast(pl.Categorical).to_physical().cast(pl.UInt64)
+    if len(codes) > 255 or (camp_code.len() and camp_code.max() >= 1 << 24):  # by columns
+        with_campaign = (
+            grouped.with_columns(camp_code.alias("__c"))
+            .group_by(K, "__e", "__c")
+            .agg(pl.col("timestamp").max())
+            .drop("__c")
+        )
+    else:
+        key = pl.col(K).cast(pl.UInt64) * (1 << 32) + pl.col("__e") * (1 << 24) + camp_code
+        with_campaign = (
+            grouped.group_by(key.alias("__key"))
+            .agg(pl.col("timestamp").max())
+            .select(
+                (pl.col("__key") // (1 << 32)).cast(pl.UInt32).alias(K),
+                (pl.col("__key") // (1 << 24) % 256).alias("__e"),
+                "timestamp",
+            )
+        )
+    return pl.concat([with_campaign, typed.filter(~known)], how="vertical")
+
+
+def _per_contact(counted: pl.DataFrame, rules: ScoringRules, as_of: datetime) -> pl.DataFrame:
+    """K -> score, sends, opens, clicks, engagements (within the factor window) and the
+    last human open and engagement of all time, over the counted events.
+
+    Each unit's contributions are worked out as plain columns first, so the group-by
+    only sums and takes maxima (polars' fast aggregations)."""
+    names = list(dict.fromkeys([*rules.event_names, *ENGAGED, "send", "delivered"]))
+    codes = {n: i for i, n in enumerate(names)}
+    units = _units(counted, codes)
+    e, t = pl.col("__e"), pl.col("timestamp")
+    live = pl.lit(False)
+    for p in rules.points:
+        alive = pl.lit(True) if p.decay_days == 0 else _within(p.decay_days, as_of)
+        live = live | ((e == codes[p.event]) & alive)
+    worth = e.replace_strict(
+        {codes[p.event]: p.points for p in rules.points}, default=0, return_dtype=pl.Int64
+    )
+    win = _within(rules.window_days, as_of)
+    engaged = e.is_in([codes[n] for n in ENGAGED])
+
+    def n(cond: pl.Expr) -> pl.Expr:
+        return cond.cast(pl.UInt32)
+
+    per = (
+        units.select(
+            K,
+            pl.when(live).then(worth).otherwise(0).alias("score"),
+            n(live).alias("__scored"),
+            n((e == codes["send"]) & win).alias("__send"),
+            n((e == codes["delivered"]) & win).alias("__delivered"),
+            n((e == codes["open"]) & win).alias("opens"),
+            n((e == codes["click"]) & win).alias("clicks"),
+            n(engaged & win).alias("__engagements"),
+            n(win).alias("__in_window"),
+            n((e == codes["bounce"]) & win).alias("__hard_bounces"),
+            n((e == codes["complaint"]) & win).alias("__complaints"),
+            pl.when(e == codes["open"]).then(t).alias("last_opened_at"),
+            pl.when(engaged).then(t).alias("last_engagement_at"),
+        )
+        .group_by(K)
+        .agg(
+            pl.col("score", "__scored", "__send", "__delivered", "opens", "clicks").sum(),
+            pl.col("__engagements", "__in_window", "__hard_bounces", "__complaints").sum(),
+            pl.col("last_opened_at", "last_engagement_at").max(),
+        )
+    )
+    # As before: no score row (0 after the join) without a live scored event, and null
+    # factors (0 after the join) without a counted event in the window.
+    window = pl.col("__in_window") > 0
+    return per.select(  # the column order the contacts have always had
+        K,
+        "last_opened_at",
+        "last_engagement_at",
+        pl.when(window)
+        .then(pl.max_horizontal("__send", "__delivered").cast(pl.Int64))
+        .alias("sends"),
+        *(pl.when(window).then(pl.col(c).cast(pl.Int64)).alias(c) for c in ("opens", "clicks")),
+        pl.when(window).then("__engagements").alias("__engagements"),
+        pl.when(pl.col("__scored") > 0).then(pl.col("score").clip(0, 100)).alias("score"),
+        "__hard_bounces",
+        "__complaints",
+    )
+
+
+def _event_ids_once(frame: pl.DataFrame, mask: pl.Series) -> pl.Series:
+    """`mask`, less the repeats of an event_id among the masked rows (the first
+    occurrence in input order stays); rows without an event_id all stay."""
+    ids = frame.get_column("event_id")
+    has = mask & ids.is_not_null()
+    if not has.any():
+        return mask
+    first = first_occurrences(frame.filter(has).select("event_id"), ["event_id"])
+    return mask.scatter(has.arg_true(), first)
+
+
 def contacts_scored(
     contacts: pl.DataFrame,
-    events: pl.DataFrame | None,
+    events: NormalizedEvents | pl.DataFrame | None,
     rules: ScoringRules,
     precedence: list[str],
     as_of: datetime,
@@ -293,15 +319,39 @@ def contacts_scored(
     """The contacts with their engagement columns and event-made statuses.
 
     Without events (`None`) the engagement columns stay empty: nothing is known.
+    `events` is the normalize stage's result, or an EVENT_SCHEMA frame.
     """
     if events is None:
         empty = [pl.lit(None, t).alias(c) for c, t in ENGAGEMENT_SCHEMA.items()]
         return Scored(contacts.with_columns(empty), {}, _no_changes())
-    upto = events.filter(pl.col("timestamp") <= pl.lit(as_of, UTC))
-    rows = contact_rows(contacts, upto)
-    mine = upto.with_columns(rows.alias(K)).filter(pl.col(K).is_not_null())
+    if isinstance(events, pl.DataFrame):
+        events = NormalizedEvents.from_events(events)
+    frame = events.compact
+    # Each distinct address's contact (an exact join of at most one row per address),
+    # then each event's by its address index.
+    per_address = (
+        pl.DataFrame({"email_key": events.keys})
+        .join(
+            contacts.select("email_key").with_row_index(K),
+            on="email_key",
+            how="left",
+            maintain_order="left",
+        )
+        .get_column(K)
+    )
+    k = per_address.gather(frame.get_column("__addr"))
+    upto = frame.get_column("timestamp") <= as_of
+    mine = upto & k.is_not_null()
+    frame = frame.with_columns(k.alias(K))
 
-    changes = status_changes(contacts, mine, rules, precedence, as_of)
+    suppressing = [*SUPPRESSING, "soft_bounce"]
+    marked = frame.filter(mine & frame.get_column("event").is_in(suppressing))
+    marked = marked.with_columns(
+        pl.Series(events.files, dtype=pl.String)
+        .gather(marked.get_column("__file"))
+        .alias("source_file")
+    )
+    changes = status_changes(contacts, marked, rules, precedence, as_of)
     with_status = contacts
     if changes.height:  # by row number: a few changed contacts, no join over all of them
         idx = changes.get_column(K)
@@ -312,10 +362,19 @@ def contacts_scored(
             )
         )
 
-    counted = counted_events(mine, rules)
-    per = factors(counted, rules, as_of).join(
-        scores(counted, rules, as_of), on=K, how="full", coalesce=True
-    )
+    human = mine
+    if not rules.count_machine_opens:
+        human = mine & ~frame.get_column("machine_open").fill_null(False)
+    counted_mask = _event_ids_once(frame, human)
+    counted = frame.select(K, "event", "timestamp", "campaign_id").filter(counted_mask)
+    per = _per_contact(counted, rules, as_of)
+    # hard bounces and complaints in the window, counted as `sends` is (once per contact,
+    # type and campaign): with the sum of `sends`, the per-send rates of the health gates
+    failures = per.select(
+        pl.col("__hard_bounces").sum().alias("window_hard_bounces"),
+        pl.col("__complaints").sum().alias("window_complaints"),
+    ).row(0, named=True)
+    per = per.drop("__hard_bounces", "__complaints")
     c = with_status.with_row_index(K).join(per, on=K, how="left", maintain_order="left").drop(K)
     last = pl.col("last_engagement_at")
     threshold = pl.lit(as_of - timedelta(days=threshold_days), UTC)
@@ -347,13 +406,14 @@ def contacts_scored(
         .alias("recency"),
         _frequency(rules).alias("frequency"),
     )
+    n_upto, n_mine = int(upto.sum()), int(mine.sum())
     counts = {
-        "events_up_to_as_of": upto.height,
-        "events_after_as_of": events.height - upto.height,
-        "events_for_unknown_contacts": upto.height - mine.height,
+        "events_up_to_as_of": n_upto,
+        "events_after_as_of": frame.height - n_upto,
+        "events_for_unknown_contacts": n_upto - n_mine,
         "events_counted": counted.height,
         "status_changes": changes.height,
-        **window_failures(counted, rules, as_of),
+        **{k: int(v or 0) for k, v in failures.items()},
     }
     return Scored(
         scored.drop("__engagements").with_columns(

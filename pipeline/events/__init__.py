@@ -17,13 +17,14 @@ from typing import Any
 import polars as pl
 
 from ..errors import InputFileError
-from ..ingest import archive_members, expand_paths, read_one
+from ..ingest import _kind, archive_members, expand_paths, read_one
 from ..ingest.json_reader import open_utf8
 from ..ingest.sniff import sha256_file
 from ..ingest.table import ROW, RawTable
 from ..presets import find_header
 from ..ruleset import IngestRules
 from . import mailerdash, mailgun, postmark, sendgrid, ses
+from .fast_csv import read_generic_csv
 from .table import (
     EVENT_REJECT_SCHEMA,
     EVENT_TYPES,
@@ -62,15 +63,50 @@ GENERIC_COLUMNS: dict[str, tuple[str, ...]] = {
 _DETECT_SAMPLE = 50
 
 
-def _generic_batch(table: RawTable) -> EventBatch:
+def _generic_columns(columns: list[str]) -> dict[str, str]:
+    """Canonical generic column -> the header that holds it, for the headers present."""
     taken: set[str] = set()
     found: dict[str, str] = {}
     for name, aliases in GENERIC_COLUMNS.items():
-        hits = (find_header(table.columns, a, taken) for a in aliases)
+        hits = (find_header(columns, a, taken) for a in aliases)
         h = next((h for h in hits if h is not None), None)
         if h is not None:
             found[name] = h
             taken.add(h)
+    return found
+
+
+def _complete_generic(columns: list[str]) -> dict[str, str] | None:
+    found = _generic_columns(columns)
+    return found if all(c in found for c in ("email", "event", "timestamp")) else None
+
+
+def _fast_generic_batch(path: Path, source_file: str, rules: IngestRules) -> EventBatch | None:
+    """A plain CSV/TSV generic table read by DuckDB straight into the columns scoring
+    uses (see fast_csv.py); None when the general reader must read the file. The frame
+    holds `row` and the generic columns the file has: no `source_file` column (the batch
+    names its file) and no all-null columns for absent optional ones."""
+    name = source_file.rsplit("!", 1)[-1]
+    suffix = Path(name).suffix.lower()
+    if _kind(path) != "csv":
+        return None
+    read = read_generic_csv(path, source_file, rules, suffix, _complete_generic)
+    if read is None:
+        return None
+    frame, sha256, size, _ = read
+    return EventBatch(
+        source_file=source_file,
+        format="generic",
+        sha256=sha256,
+        size_bytes=size,
+        records=frame.height,
+        frame=frame,
+        rejects=pl.DataFrame(schema=EVENT_REJECT_SCHEMA),
+    )
+
+
+def _generic_batch(table: RawTable) -> EventBatch:
+    found = _generic_columns(table.columns)
     missing = [c for c in ("email", "event", "timestamp") if c not in found]
     if missing:
         raise InputFileError(
@@ -231,5 +267,9 @@ def read_events(
                     f"{source_file}: --events-format {forced} reads JSON webhook bodies, but "
                     "this file is a table; leave --events-format out for a generic events table."
                 )
+            fast = _fast_generic_batch(member, source_file, rules)
+            if fast is not None:
+                batches.append(fast)
+                continue
             batches.append(_generic_batch(read_one(member, source_file, rules)))
     return batches

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import polars as pl
 
@@ -61,12 +62,66 @@ _TRUE = ("true", "1", "yes", "y", "t")
 _FALSE = ("false", "0", "no", "n", "f")
 
 
+# The compact table scoring works on: strings that only error sentences need (the file
+# name) stay out of it, and each event's address is an index into `keys`.
+COMPACT_SCHEMA: dict[str, pl.DataType] = {
+    "__file": pl.UInt32(),  # index into `files`
+    "row": pl.Int64(),
+    "__addr": pl.UInt32(),  # index into `keys`
+    "event": pl.String(),
+    "timestamp": UTC,
+    "campaign_id": pl.String(),
+    "event_id": pl.String(),
+    "machine_open": pl.Boolean(),
+    "reason": pl.String(),
+}
+
+
 @dataclass(frozen=True)
 class NormalizedEvents:
-    events: pl.DataFrame  # EVENT_SCHEMA, in input order
+    """The usable events, in input order, compactly (COMPACT_SCHEMA); `events` gives them
+    in EVENT_SCHEMA (file names and email_key spelled out) for whoever needs that."""
+
+    compact: pl.DataFrame  # COMPACT_SCHEMA
+    keys: pl.Series  # email_key of each distinct address (`__addr`)
+    files: list[str]  # source_file of each `__file`
     rejects: pl.DataFrame  # EVENT_REJECT_SCHEMA
     input_records: int
     skipped: dict[str, int]
+
+    @property
+    def count(self) -> int:
+        return self.compact.height
+
+    @cached_property
+    def events(self) -> pl.DataFrame:  # EVENT_SCHEMA, in input order
+        c = self.compact
+        return pl.DataFrame(
+            {
+                "source_file": pl.Series(self.files, dtype=pl.String).gather(c["__file"]),
+                "row": c["row"],
+                "email_key": self.keys.gather(c["__addr"]),
+                **{n: c[n] for n in ("event", "timestamp", "campaign_id", "event_id")},
+                "machine_open": c["machine_open"],
+                "reason": c["reason"],
+            }
+        ).cast(EVENT_SCHEMA)
+
+    @classmethod
+    def from_events(cls, events: pl.DataFrame) -> NormalizedEvents:
+        """Compact form of an EVENT_SCHEMA frame (tests and callers that build one)."""
+        files = events.get_column("source_file").unique(maintain_order=True)
+        keys = events.get_column("email_key").unique(maintain_order=True)
+        ids = pl.Series(range(len(files)), dtype=pl.UInt32)
+        addr = pl.Series(range(len(keys)), dtype=pl.UInt32)
+        compact = events.select(
+            pl.col("source_file").replace_strict(files, ids).alias("__file"),
+            "row",
+            pl.col("email_key").replace_strict(keys, addr).alias("__addr"),
+            *(n for n in COMPACT_SCHEMA if n not in ("__file", "row", "__addr")),
+        ).cast(COMPACT_SCHEMA)
+        return cls(compact, keys, files.to_list(), pl.DataFrame(schema=EVENT_REJECT_SCHEMA),
+                   events.height, {})  # fmt: skip
 
 
 def _reject(frame: pl.DataFrame, bad: pl.Expr, error: pl.Expr) -> pl.DataFrame:
@@ -94,57 +149,105 @@ def per_distinct(
     return out
 
 
-def _email_keys(emails: pl.Series) -> pl.DataFrame:
-    """`email_key` and `error` per row, validating each distinct address once.
+def distinct_ids(
+    values: pl.Series, hashed: Callable[[pl.Series], pl.Series] = lambda s: s.hash(seed=7)
+) -> tuple[pl.Series, pl.Series]:
+    """(ids, distinct): `distinct.gather(ids)` equals `values` row for row, exactly.
 
-    Distinct by a 64-bit hash (far faster than distinct strings); a row whose address
-    differs from its hash's representative (a collision, about one in 10^13 pairs) is
-    validated on its own, so the result is exact."""
-    frame = pl.DataFrame({"__h": emails.hash(seed=7), "email": emails})
-    reps = frame.unique("__h", keep="first")
-    checked = validate_emails(reps.get_column("email"))
-    table = reps.select(
-        "__h", pl.col("email").alias("__rep"), checked["email_key"], checked["error"]
-    )
-    joined = frame.join(table, on="__h", how="left", maintain_order="left")
-    clash = ~joined.get_column("__rep").eq_missing(joined.get_column("email"))
+    Distinct by a 64-bit hash (far faster than distinct strings), then checked by value:
+    rows whose value differs from its hash's representative (a collision, about one in
+    10^13 pairs) get ids of their own."""
+    n = values.len()
+    frame = pl.DataFrame({"__h": hashed(values)}).with_row_index("__i")
+    reps = frame.unique("__h", keep="first").with_row_index("__id")
+    pairs = frame.lazy().join(reps.lazy().select("__h", "__id"), on="__h").collect()
+    ids = pl.zeros(n, pl.UInt32, eager=True).scatter(pairs["__i"], pairs["__id"])
+    distinct = values.gather(reps["__i"])
+    clash = ~values.eq_missing(distinct.gather(ids)) if n else pl.Series(dtype=pl.Boolean)
     if clash.any():
-        exact = validate_emails(emails.filter(clash))
-        idx = clash.arg_true()
-        keys, errors = joined.get_column("email_key"), joined.get_column("error")
-        keys = keys.scatter(idx, exact.get_column("email_key"))
-        errors = errors.scatter(idx, exact.get_column("error"))
-        return pl.DataFrame({"email_key": keys, "error": errors})
-    return joined.select("email_key", "error")
+        extra = values.filter(clash).unique(maintain_order=True)
+        where = clash.arg_true()
+        more = values.filter(clash).replace_strict(
+            extra, pl.int_range(len(distinct), len(distinct) + len(extra), eager=True)
+        )
+        ids = ids.scatter(where, more.cast(pl.UInt32))
+        distinct = distinct.append(extra)
+    return ids.alias(values.name), distinct.alias(values.name)
 
 
-def events_normalized(batches: list[EventBatch], rules: ScoringRules) -> NormalizedEvents:
-    raw = (
-        pl.concat([b.frame for b in batches], how="vertical")
-        if batches
-        else pl.DataFrame(schema=RAW_EVENT_SCHEMA)
+def _col(frame: pl.DataFrame, name: str) -> pl.Expr:
+    """A column that providers or the generic table may leave out: null when absent."""
+    return pl.col(name) if name in frame.columns else pl.lit(None, pl.String)
+
+
+def _validated(addresses: pl.Series, known: pl.DataFrame | None) -> pl.DataFrame:
+    """`email_key` and `error` per address. `known` (`email_input` -> `email_key`: the
+    accepted contacts' raw email cells, validated by the same `validate_emails` in the
+    validate stage) answers the addresses it holds, byte for byte the same input, so
+    only the others are validated here."""
+    if known is None or known.is_empty():
+        return validate_emails(addresses).select("email_key", "error")
+    table = known.select("email_input", "email_key").unique("email_input")
+    found = (
+        pl.DataFrame({"email_input": addresses})
+        .join(table, on="email_input", how="left", maintain_order="left")
+        .get_column("email_key")
     )
+    rest = found.is_null()
+    keys = found
+    errors = pl.Series("error", [None], dtype=pl.String).new_from_index(0, found.len())
+    if rest.any():
+        checked = validate_emails(addresses.filter(rest))
+        where = rest.arg_true()
+        keys = keys.scatter(where, checked.get_column("email_key"))
+        errors = errors.scatter(where, checked.get_column("error"))
+    return pl.DataFrame({"email_key": keys, "error": errors})
+
+
+def events_normalized(
+    batches: list[EventBatch], rules: ScoringRules, contact_emails: pl.DataFrame | None = None
+) -> NormalizedEvents:
+    """All batches typed at once. `contact_emails`: `known` of `_validated` (optional,
+    saves validating addresses again)."""
+    files = [b.source_file for b in batches]
+    frames = [
+        b.frame.drop("source_file", strict=False).with_columns(
+            pl.lit(i, pl.UInt32).alias("__file"), pl.col("row").cast(pl.Int64)
+        )
+        for i, b in enumerate(batches)
+    ]
+    if frames:
+        raw = pl.concat(frames, how="diagonal_relaxed")
+    else:
+        raw = pl.DataFrame(schema=RAW_EVENT_SCHEMA).drop("source_file")
+        raw = raw.with_columns(pl.lit(None, pl.UInt32).alias("__file"))
     names = rules.event_names
     known = ", ".join(names)
     # A few distinct names over millions of rows: each spelling is worked out once.
-    spelled = per_distinct(
-        raw.get_column("event"),
-        lambda names: (
-            names.str.strip_chars()
-            .str.to_lowercase()
-            .str.replace_all(r"[\s\-]+", "_")
-            .replace(ALIASES)
-        ),
+    spellings = raw.get_column("event").unique().drop_nulls()
+    canonical = (
+        spellings.str.strip_chars()
+        .str.to_lowercase()
+        .str.replace_all(r"[\s\-]+", "_")
+        .replace(ALIASES)
     )
-    raw = raw.with_columns(spelled.alias("__event"))
-
-    raw = pl.concat([raw, _email_keys(raw.get_column("email"))], how="horizontal")
+    event = raw.get_column("event").replace_strict(
+        spellings, canonical, default=None, return_dtype=pl.String
+    )
+    # Each distinct address validated once; events keep an index into the addresses.
+    addr, addresses = distinct_ids(raw.get_column("email"))
+    checked = _validated(addresses, contact_emails)
+    keys = checked.get_column("email_key")
     raw = raw.with_columns(
+        event.alias("__event"),
+        addr.alias("__addr"),
+        keys.is_not_null().gather(addr).alias("__valid"),
         timestamps_utc(raw.get_column("timestamp")).alias("__ts"),
-        pl.col("machine_open").str.strip_chars().str.to_lowercase().alias("__mo"),
+        _col(raw, "machine_open").str.strip_chars().str.to_lowercase().alias("__mo"),
     )
     mo = pl.col("__mo")
     flag = pl.when(mo.is_in(_TRUE)).then(True).when(mo.is_in(_FALSE)).then(False)
+    error = pl.lit(checked.get_column("error")).gather(pl.col("__addr"))
 
     # (test, message): a row's first failing test names its error. Tests run on every
     # row; the sentences are built only for the rows that fail.
@@ -154,12 +257,12 @@ def events_normalized(batches: list[EventBatch], rules: ScoringRules) -> Normali
             pl.lit("the event has no recipient address; it cannot be matched to a contact."),
         ),
         (
-            pl.col("email_key").is_null(),
+            ~pl.col("__valid"),
             pl.concat_str(
                 pl.lit('the recipient "'),
                 pl.col("email"),
                 pl.lit('" is not a valid address ('),
-                pl.col("error").str.strip_suffix("."),
+                error.str.strip_suffix("."),
                 pl.lit("); the event cannot be matched to a contact."),
             ),
         ),
@@ -189,7 +292,7 @@ def events_normalized(batches: list[EventBatch], rules: ScoringRules) -> Normali
             mo.is_not_null() & flag.is_null(),
             pl.concat_str(
                 pl.lit('machine_open "'),
-                pl.col("machine_open"),
+                _col(raw, "machine_open"),
                 pl.lit('" is not true or false; fix it or leave it empty.'),
             ),
         ),
@@ -197,33 +300,44 @@ def events_normalized(batches: list[EventBatch], rules: ScoringRules) -> Normali
     code = pl.lit(0, pl.Int8)
     for i, (bad, _) in reversed(list(enumerate(problems, start=1))):
         code = pl.when(bad).then(pl.lit(i, pl.Int8)).otherwise(code)
-    raw = raw.with_columns(code.alias("__code"))
-    failed = raw.filter(pl.col("__code") > 0)
-    error = pl.lit(None, pl.String)
+    codes = raw.select(code).to_series()
+    failing = codes > 0
+    message = pl.lit(None, pl.String)
     for i, (_, text) in enumerate(problems, start=1):
-        error = pl.when(pl.col("__code") == i).then(text).otherwise(error)
-    rejected = failed.select("source_file", "row", "email", error.alias("error"))
-    kept = raw.filter(pl.col("__code") == 0)
+        message = pl.when(pl.col("__code") == i).then(text).otherwise(message)
+    rejected = (
+        raw.filter(failing)
+        .with_columns(codes.filter(failing).alias("__code"))
+        .select(
+            pl.col("__file")
+            .replace_strict(pl.Series(range(len(files)), dtype=pl.UInt32), pl.Series(files))
+            .alias("source_file"),
+            "row",
+            "email",
+            message.alias("error"),
+        )
+    )
+    kept = raw.filter(~failing) if failing.any() else raw
 
     machine = flag
     if rules.detect_machine_opens:
         guess = pl.lit(False)
         for pattern in rules.machine_user_agents:
-            guess = guess | pl.col("user_agent").fill_null("").str.contains(pattern)
+            guess = guess | _col(raw, "user_agent").fill_null("").str.contains(pattern)
         for prefix in rules.machine_ip_prefixes:
-            guess = guess | pl.col("ip").fill_null("").str.starts_with(prefix)
+            guess = guess | _col(raw, "ip").fill_null("").str.starts_with(prefix)
         machine = pl.when(flag.is_not_null()).then(flag).otherwise(guess)
     machine = pl.when(pl.col("__event") == "open").then(machine.fill_null(False))
-    events = kept.select(
-        "source_file",
+    compact = kept.select(
+        "__file",
         "row",
-        "email_key",
+        "__addr",
         pl.col("__event").alias("event"),
         pl.col("__ts").alias("timestamp"),
-        pl.col("campaign_id").str.strip_chars().replace("", None),
-        pl.col("event_id").str.strip_chars().replace("", None),
+        _stripped(kept, "campaign_id"),
+        _stripped(kept, "event_id"),
         machine.alias("machine_open"),
-        "reason",
+        _col(kept, "reason").alias("reason"),
     )
     rejects = pl.concat(
         [*(b.rejects for b in batches), rejected.cast(EVENT_REJECT_SCHEMA)], how="vertical"
@@ -239,8 +353,18 @@ def events_normalized(batches: list[EventBatch], rules: ScoringRules) -> Normali
         for what, n in b.skipped.items():
             skipped[what] = skipped.get(what, 0) + n
     return NormalizedEvents(
-        events=events.cast(EVENT_SCHEMA),
+        compact=compact.cast(COMPACT_SCHEMA),
+        keys=keys,
+        files=files,
         rejects=rejects,
         input_records=sum(b.records for b in batches),
         skipped=dict(sorted(skipped.items())),
     )
+
+
+def _stripped(frame: pl.DataFrame, name: str) -> pl.Expr:
+    """Trimmed, empty as null; only values with something to trim are touched."""
+    if name not in frame.columns:
+        return pl.lit(None, pl.String).alias(name)
+    c = pl.col(name)
+    return c.str.strip_chars().replace("", None).alias(name)
