@@ -51,7 +51,12 @@ def _member(f: Field) -> pl.Expr:
 def encode(fields: tuple[Field, ...]) -> pl.Expr:
     """One JSON object per row, the members of `fields` in order, nulls left out."""
     members = pl.concat_list([_member(f) for f in fields]).list.drop_nulls()
-    return pl.lit("{") + members.list.join(",") + pl.lit("}")
+    record = pl.lit("{") + members.list.join(",") + pl.lit("}")
+    # Valid JSON either way, but a line reader (Python's splitlines, many log tools) breaks
+    # NDJSON at these: escape them. They can only occur inside strings.
+    for ch in ("\x85", "\u2028", "\u2029"):
+        record = record.str.replace_all(ch, f"\\u{ord(ch):04x}", literal=True)
+    return record
 
 
 def empty_warnings() -> pl.DataFrame:
