@@ -113,6 +113,13 @@ class OutputDir:
         _fsync_dir(self.out)
         self.abort()
 
+    def remove_stale(self, run_ids: set[str]) -> None:
+        """Remove the staging folders of these runs (killed before they could clean up)."""
+        prefix = f".{self.out.name}.staging-"
+        for p in self.out.parent.glob(prefix + "*"):
+            if p.name[len(prefix) :] in run_ids:
+                shutil.rmtree(p, ignore_errors=True)
+
     def abort(self) -> None:
         shutil.rmtree(self.staging, ignore_errors=True)
 

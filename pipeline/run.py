@@ -6,8 +6,10 @@ Everything a stage needs comes in as arguments; nothing here parses options
 
 from __future__ import annotations
 
+import os
 import platform
 import secrets
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -94,12 +96,21 @@ def _no_progress(what: str, done: int, total: int) -> None:
     pass
 
 
+# Fault injection for the crash tests (tests/test_crash.py): with this variable set to a
+# stage name, the run announces the stage on stderr and waits there to be killed.
+PAUSE_AT = "LISTHYGIENE_PAUSE_AT"
+
+
 class StageClock:
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
+        if os.environ.get(PAUSE_AT) == name:
+            sys.stderr.write(f"listhygiene: paused at stage {name}\n")
+            sys.stderr.flush()
+            time.sleep(600)
         t0 = time.perf_counter()
         try:
             yield
@@ -150,6 +161,7 @@ def execute(opts: RunOptions, progress: Progress = _no_progress) -> RunResult:
     try:
         store.begin_run(run_id, opts.as_of, rules.hash, __version__, str(opts.out))
         out = OutputDir(opts.out, run_id)
+        out.remove_stale(store.failed_run_ids())  # staging left by runs that were killed
         try:
             result = _run_stages(opts, rules, paths, store, out, run_id, started, progress)
         except BaseException as exc:

@@ -206,6 +206,14 @@ class Store:
             [run_id, index, *info.values()],
         )
 
+    def failed_run_ids(self) -> set[str]:
+        return {
+            r
+            for (r,) in self.con.execute(
+                "SELECT run_id FROM runs WHERE outcome = 'failed'"
+            ).fetchall()
+        }
+
     def runs(self) -> list[dict[str, Any]]:
         rel = self.con.sql("SELECT * FROM runs ORDER BY started_at")
         return [dict(zip(rel.columns, r, strict=True)) for r in rel.fetchall()]

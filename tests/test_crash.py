@@ -1,0 +1,90 @@
+"""A run killed with SIGKILL at any stage loses nothing: the previous outputs stay as
+they were, the store opens and its ledger marks the run failed, and a rerun writes the
+same data outputs as a run that was never interrupted (issue 10, crash safety).
+
+The run is paused at a stage by LISTHYGIENE_PAUSE_AT (pipeline/run.py), killed there by
+the test, then rerun."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from paths import REPO
+
+from listhygiene.store import Store
+
+SAMPLE = REPO / "data" / "sample"
+EVENTS = REPO / "data" / "events"
+AS_OF = "2026-11-01T00:00:00Z"
+# manifest.json, report.html and summary.md show the run and the store's history
+RUN_SPECIFIC = {"manifest.json", "report.html", "summary.md"}
+
+pytestmark = pytest.mark.slow
+
+
+def _cmd(inputs: list[Path], out: Path, db: Path) -> list[str]:
+    return [sys.executable, "-m", "listhygiene", "run", *map(str, inputs), "--events",
+            str(EVENTS), "--out", str(out), "--db", str(db), "--as-of", AS_OF, "--dns", "off",
+            "-q"]  # fmt: skip
+
+
+def _files(folder: Path, skip: set[str] = frozenset()) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in folder.rglob("*")
+        if p.is_file() and p.name not in skip
+    }
+
+
+def _killed_at(stage: str, cmd: list[str]) -> None:
+    env = {**os.environ, "LISTHYGIENE_PAUSE_AT": stage}
+    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if line.startswith(f"listhygiene: paused at stage {stage}"):
+                break
+        else:
+            pytest.fail(f"the run never reached the stage {stage} (exit {proc.wait()})")
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    """The data outputs of an uninterrupted run of the smaller input set."""
+    base = tmp_path_factory.mktemp("reference")
+    subprocess.run(_cmd(sorted(SAMPLE.glob("*.csv")), base / "out", base / "s.db"), check=True)
+    return _files(base / "out", RUN_SPECIFIC)
+
+
+@pytest.mark.parametrize("stage", ["ingest", "events", "score", "payloads", "report"])
+def test_a_run_killed_at_a_stage_loses_nothing(
+    stage: str, tmp_path: Path, reference: dict[str, bytes]
+) -> None:
+    out, db = tmp_path / "out", tmp_path / "s.db"
+    # a first run writes the outputs a killed run must leave alone
+    subprocess.run(_cmd([SAMPLE], out, db), check=True)
+    before = _files(out)
+    # the killed run reads fewer files: its outputs would differ from the first run's
+    smaller = sorted(SAMPLE.glob("*.csv"))
+    _killed_at(stage, _cmd(smaller, out, db))
+    assert _files(out) == before
+    store = Store.open(db)  # the next opener finds the killed run and marks it failed
+    try:
+        runs = store.runs()
+        assert [r["outcome"] for r in runs] == ["succeeded", "failed"]
+        assert "interrupted" in runs[-1]["error"]
+        assert len(store.health_history()) == 1
+    finally:
+        store.close()
+    subprocess.run(_cmd(smaller, out, db), check=True)
+    assert _files(out, RUN_SPECIFIC) == reference
+    assert not list(tmp_path.glob(".out.staging-*")), "a killed run's staging folder is left"
