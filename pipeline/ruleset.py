@@ -154,35 +154,17 @@ def load_rules(overlay: Path | None = None) -> RuleSet:
             )
     ingest_where = str(files.get("ingest.toml", base / "ingest.toml"))
     ingest = _parse_ingest(docs.get("ingest.toml", {}), ingest_where, problems)
-    fields = parse_field_rules(
-        docs.get("fields.toml", {}), str(files.get("fields.toml", base / "fields.toml")), problems
-    )
-    statuses = parse_status_rules(
-        docs.get("statuses.toml", {}),
-        str(files.get("statuses.toml", base / "statuses.toml")),
-        problems,
-    )
-    deliverability = parse_deliverability_rules(
-        docs.get("deliverability.toml", {}),
-        str(files.get("deliverability.toml", base / "deliverability.toml")),
-        problems,
-    )
-    merge = parse_merge_rules(
-        docs.get("merge.toml", {}), str(files.get("merge.toml", base / "merge.toml")), problems
-    )
-    scoring = parse_scoring_rules(
-        docs.get("scoring.toml", {}),
-        str(files.get("scoring.toml", base / "scoring.toml")),
-        problems,
-    )
-    health = parse_health_rules(
-        docs.get("health.toml", {}), str(files.get("health.toml", base / "health.toml")), problems
-    )
-    payloads = parse_payload_rules(
-        docs.get("payloads.toml", {}),
-        str(files.get("payloads.toml", base / "payloads.toml")),
-        problems,
-    )
+
+    def parsed(name: str, parse: Any) -> Any:  # each file by the module that applies it
+        return parse(docs.get(name, {}), str(files.get(name, base / name)), problems)
+
+    fields = parsed("fields.toml", parse_field_rules)
+    statuses = parsed("statuses.toml", parse_status_rules)
+    deliverability = parsed("deliverability.toml", parse_deliverability_rules)
+    merge = parsed("merge.toml", parse_merge_rules)
+    scoring = parsed("scoring.toml", parse_scoring_rules)
+    health = parsed("health.toml", parse_health_rules)
+    payloads = parsed("payloads.toml", parse_payload_rules)
     presets: dict[str, Any] = {}
     for rel in sorted(files):
         if rel.startswith("presets/") and rel in docs:
