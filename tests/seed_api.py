@@ -95,8 +95,10 @@ misar-mail (001)
     is the query parameter `?update_existing=true` (or `1`).
 20. No per-request cap is documented for 001, so none is enforced (`max_import=None`).
 21. CSV: UTF-8 (BOM allowed), `,`-delimited, header required with an `email` column
-    (exact name); allowed columns email, firstName, lastName, phone, status, tags; an
-    empty cell is an absent field; the `tags` cell is split on `;` or `,` (the example
+    (exact name). The columns are the seed example's only: email, firstName, lastName,
+    tags. A `status` (or any other) column is a 400 in strict mode and ignored otherwise,
+    as a real server might do: a CSV cannot carry a suppressed status, and CSV contacts
+    are created `subscribed`. An empty cell is an absent field; the `tags` cell is split on `;` or `,` (the example
     shows one tag only), each tag stripped, empty tags dropped. A row whose cell count
     differs from the header, undecodable bytes or no email column -> 400 "Invalid CSV
     format or missing email column"; an unknown column (strict) -> 400. CSV `row` in
@@ -713,7 +715,8 @@ class MisarMailApi(Store):
     success_flag = True
     statuses = ("subscribed", "unsubscribed", "bounced", "complained")
     fields = ("email", "firstName", "lastName", "phone", "tags", "customFields", "status")
-    csv_columns = ("email", "firstName", "lastName", "phone", "status", "tags")  # decision 21
+    # decision 21: the seed's example header "email,firstName,lastName,tags", nothing more
+    csv_columns = ("email", "firstName", "lastName", "tags")
     max_tags = 50  # "Up to 50 tags."
     max_import: int | None = None  # decision 20
     P = r"(?:/mail/api|/api|/mail)/v1/contacts"
