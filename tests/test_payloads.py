@@ -146,6 +146,15 @@ def test_a_300_character_company_is_cut_for_misar_io_and_listed() -> None:
     assert set(skipped.warnings.get_column("action")) == {"skipped"}
 
 
+def test_limits_count_utf16_units_so_an_emoji_counts_two() -> None:
+    frame = contacts([{"job_title": "😀" * 60, "company": "a" * 149 + "😀"}])
+    p = build_payloads(frame, ("misar-io",), RULES)
+    record = json.loads(p.targets["misar-io"].requests[0].body)
+    assert record["jobTitle"] == "😀" * 50  # 100 units
+    assert record["company"] == "a" * 149  # the emoji would make 151 units
+    assert "jobTitle has 120 characters" in " ".join(p.warnings.get_column("message"))
+
+
 def test_more_than_50_tags_are_cut_for_misar_mail_only() -> None:
     tags = [f"t{i}" for i in range(60)]
     p = build_payloads(contacts([{"tags": tags}]), ("misar-mail", "misarmail"), RULES)
@@ -176,6 +185,15 @@ def test_the_csv_payload_neutralizes_formulas_but_not_the_email() -> None:
     p = build_payloads(frame, ("misar-mail",), RULES)
     rows = list(csv.reader(io.StringIO(p.targets["misar-mail"].alternatives[0].body.decode())))
     assert rows[1] == ["-x@example.com", "'=HYPERLINK(1)", "", "'@a"]
+
+
+def test_a_tag_with_a_comma_keeps_a_contact_out_of_the_csv_form() -> None:
+    frame = contacts([{"email": "a@example.com", "tags": ["x,y"]}, {"email": "b@example.com"}])
+    p = build_payloads(frame, ("misar-mail",), RULES)
+    rows = p.targets["misar-mail"].alternatives[0].body.decode().splitlines()
+    assert rows == ["email,firstName,lastName,tags", "b@example.com,,,"]
+    assert len(json.loads(bodies(p, "misar-mail")[0])["contacts"]) == 2
+    assert p.warnings.get_column("action").to_list() == ["not_carried"]
 
 
 def test_a_byte_cap_closes_batches_early() -> None:
@@ -292,8 +310,8 @@ def test_no_payload_ever_exceeds_a_documented_limit(rows: list[dict], policy: st
     for r in p.targets["misar-io"].requests:
         for line in r.body.decode().splitlines():  # splitlines: NEL, U+2028 come escaped
             c = json.loads(line)
-            for key, n in LIMITS.items():
-                assert len(c.get(key) or "") <= n, key
+            for key, n in LIMITS.items():  # in UTF-16 units, as a JavaScript server counts
+                assert len((c.get(key) or "").encode("utf-16-le")) // 2 <= n, key
             cf = c.get("customFields", {})
             assert len(cf) <= 20
             assert len(json.dumps(cf, ensure_ascii=False, separators=(",", ":")).encode()) <= 8192

@@ -37,26 +37,53 @@ class Field:
     max_items: int | None = None
 
 
+def json_string(col: pl.Expr) -> pl.Expr:
+    """The JSON text of each value (a string, or a list of strings), escaped by polars."""
+    enc = pl.struct(col.alias("v")).struct.json_encode()  # {"v":<value>}
+    return enc.str.strip_prefix('{"v":').str.strip_suffix("}")
+
+
 def _member(f: Field) -> pl.Expr:
     col = pl.col(f.column)
     if f.kind == "json":
         body, present = col, col.is_not_null()
     else:
-        enc = pl.struct(col.alias("v")).struct.json_encode()
-        body = enc.str.slice(5, enc.str.len_chars() - 6)  # {"v":<value>} -> <value>
+        body = json_string(col)
         present = col.list.len() > 0 if f.kind == "list" else col.is_not_null() & (col != "")
     return pl.when(present.fill_null(False)).then(pl.lit(f'"{f.key}":') + body)
 
 
+# Valid JSON either way, but a line reader (Python's splitlines, many log tools) breaks
+# NDJSON at these: they are escaped. They can only occur inside strings.
+_LINE_BREAKERS = ("\x85", "\u2028", "\u2029")
+
+
 def encode(fields: tuple[Field, ...]) -> pl.Expr:
     """One JSON object per row, the members of `fields` in order, nulls left out."""
-    members = pl.concat_list([_member(f) for f in fields]).list.drop_nulls()
-    record = pl.lit("{") + members.list.join(",") + pl.lit("}")
-    # Valid JSON either way, but a line reader (Python's splitlines, many log tools) breaks
-    # NDJSON at these: escape them. They can only occur inside strings.
-    for ch in ("\x85", "\u2028", "\u2029"):
-        record = record.str.replace_all(ch, f"\\u{ord(ch):04x}", literal=True)
-    return record
+    members = pl.concat_str([_member(f) for f in fields], separator=",", ignore_nulls=True)
+    record = pl.lit("{") + members + pl.lit("}")
+    escaped = record
+    for ch in _LINE_BREAKERS:
+        escaped = escaped.str.replace_all(ch, f"\\u{ord(ch):04x}", literal=True)
+    breaks = record.str.contains_any(list(_LINE_BREAKERS))
+    return pl.when(breaks).then(escaped).otherwise(record)
+
+
+def utf16_units(col: pl.Expr) -> pl.Expr:
+    """Length as JavaScript counts it (UTF-16 code units): a character beyond U+FFFF, an
+    emoji say, counts 2. A documented "max 100 chars" is held in these units, which also
+    keeps it in code points."""
+    return col.str.len_chars() + col.str.count_matches(r"[\x{10000}-\x{10FFFF}]")
+
+
+def cut_utf16(text: str, units: int) -> str:
+    """The longest prefix of whole characters within `units` UTF-16 code units."""
+    n = 0
+    for i, ch in enumerate(text):
+        n += 2 if ord(ch) > 0xFFFF else 1
+        if n > units:
+            return text[:i]
+    return text
 
 
 def empty_warnings() -> pl.DataFrame:
@@ -89,23 +116,22 @@ def within_limits(
     """Texts over `max_chars` and lists over `max_items`: cut (policy fix) or the row left
     out (policy skip); an email over its limit is always left out."""
     warnings: list[pl.DataFrame] = []
-    drop = pl.lit(False)
-    fixes: list[pl.Expr] = []
+    drop = pl.Series([False] * frame.height, dtype=pl.Boolean)
     for f in fields:
         col = pl.col(f.column)
         if f.max_chars is not None:
-            over = (col.str.len_chars() > f.max_chars).fill_null(False)
-            size, unit, limit = col.str.len_chars(), "characters", f"{f.max_chars} characters"
-            cut = col.str.slice(0, f.max_chars)
+            # bytes >= UTF-16 units: only a value with more bytes than the limit can be over it
+            size = pl.when(col.str.len_bytes() > f.max_chars).then(utf16_units(col))
+            unit, limit = "characters", f"{f.max_chars} characters"
         elif f.max_items is not None:
-            over = (col.list.len() > f.max_items).fill_null(False)
             size, unit, limit = col.list.len(), "items", f"{f.max_items} items"
-            cut = col.list.head(f.max_items)
         else:
             continue
-        hits = frame.filter(over)
-        if hits.is_empty():
+        limit_n = f.max_chars if f.max_chars is not None else f.max_items
+        over = frame.select((size > limit_n).fill_null(False)).to_series()
+        if not over.any():
             continue
+        hits = frame.filter(over)
         skip = policy == "skip" or f.key == "email"
         outcome = (
             f"the contact is left out of {target}"
@@ -119,12 +145,18 @@ def within_limits(
         warnings.append(_warn(hits, target, f.key, "skipped" if skip else "fixed", limit, message))
         if skip:
             drop = drop | over
-        else:
-            fixes.append(pl.when(over).then(cut).otherwise(col).alias(f.column))
-    kept = frame.with_columns(fixes) if fixes else frame
-    skipped = int(frame.select(drop.sum()).item()) if warnings else 0
-    if skipped:
-        kept = kept.filter(~drop)
+            continue
+        if f.max_chars is None:  # lists: keep the first items
+            frame = frame.with_columns(
+                pl.when(pl.lit(over)).then(col.list.head(limit_n)).otherwise(col).alias(f.column)
+            )
+            continue
+        idx = over.arg_true()  # texts, the few over the limit: cut by UTF-16 units
+        values = frame.get_column(f.column).gather(idx).to_list()
+        cut = pl.Series([cut_utf16(v, f.max_chars) for v in values], dtype=pl.String)
+        frame = frame.with_columns(frame.get_column(f.column).scatter(idx, cut))
+    skipped = int(drop.sum())
+    kept = frame.filter(~drop) if skipped else frame
     return Limited(kept, pl.concat(warnings) if warnings else empty_warnings(), skipped)
 
 
