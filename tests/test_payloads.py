@@ -227,7 +227,7 @@ def test_with_an_account_updates_go_by_id_and_nothing_is_resubscribed() -> None:
             {"email": "new@example.com"},
             {"email": "upd@example.com", "first_name": "Ann", "tags": ["b"]},
             {"email": "same@example.com"},
-            {"email": "gone@example.com"},  # unsubscribed in the account
+            {"email": "gone@example.com", "verdict": "invalid"},  # unsubscribed in the account
             {"email": "bad@example.com", "verdict": "invalid"},
             {"email": "unsub@example.com", "status": "unsubscribed"},  # active there
         ]
@@ -270,7 +270,7 @@ def test_with_an_account_updates_go_by_id_and_nothing_is_resubscribed() -> None:
         "unsub@example.com": "unsubscribed",
     }
     deletes = [json.loads(b) for b in bodies(p, "mailerdash", "delete")]
-    assert deletes == [{"emails": ["bad@example.com"]}]
+    assert deletes == [{"emails": ["bad@example.com"]}]  # never gone@ or unsub@: suppressed
     not_carried = p.warnings.filter(pl.col("action") == "not_carried")
     assert not_carried.get_column("email").to_list() == ["unsub@example.com"]
     for counts in p.summary().values():

@@ -491,6 +491,9 @@ def mailerdash(
         doomed = pl.col("verdict").is_in(list(rules.delete_verdicts))
         if rules.delete_suppress_candidates and candidates is not None:
             doomed = doomed | pl.col("email").is_in(candidates.implode())
+        # Never a suppressed contact, whatever its verdict: deleting it would delete the
+        # account's record of the unsubscribe, and a later import could bring it back.
+        doomed = doomed & (pl.col("status") == "active")
         gone = in_account.filter(doomed).get_column("email").to_list()
         for i, lo in enumerate(range(0, len(gone), rules.mailerdash_batch), start=1):
             chunk = gone[lo : lo + rules.mailerdash_batch]
