@@ -307,7 +307,8 @@ class Merged:
         }
 
 
-_POS, _REC, _KEY, _SRANK, _FILE = "__pos", "__rec", "__key", "__srank", "__file"
+_POS, _KP, _KEY, _SRANK, _FILE = "__pos", "__kp", "__key", "__srank", "__file"
+_ROW = "__row"  # the row's index in the frame as given (the last recency tie-break)
 
 # JSON tokens as fields._TOKEN reads them. A flat compact object has only string or
 # scalar values and no whitespace: `{"a":"x","b":1}`.
@@ -316,25 +317,33 @@ _JSON_SCALAR = r'[^\s{}\[\]:,"]+'
 _FLAT_MEMBER = f"{_JSON_STRING}:(?:{_JSON_STRING}|{_JSON_SCALAR})"
 _FLAT_OBJECT = f"^\\{{(?:{_FLAT_MEMBER}(?:,{_FLAT_MEMBER})*)?\\}}$"
 _FLAT_TOKEN = f"{_JSON_STRING}|{_JSON_SCALAR}"
+# A simple object: flat and compact, and its strings hold no `,`, `"`, backslash or
+# control character, so its members are the pieces between commas and a key's text
+# is the JSON-decoded name itself: `{"plan":"pro","n":1}`.
+_SIMPLE_STRING = r'"[^"\\,\x00-\x1f]*"'
+_SIMPLE_MEMBER = f"{_SIMPLE_STRING}:(?:{_SIMPLE_STRING}|{_JSON_SCALAR})"
+_SIMPLE_OBJECT = f"^\\{{(?:{_SIMPLE_MEMBER}(?:,{_SIMPLE_MEMBER})*)?\\}}$"
 
 
-def canonical_keys(email_key: pl.Series, providers: tuple[Provider, ...]) -> pl.Series:
-    """The provider-canonical form of each `email_key`: Gmail dots dropped, `googlemail.com`
-    as `gmail.com`, a `+tag` dropped, per `providers`; other addresses (and quoted local
-    parts) unchanged. Only the addresses at a listed domain are worked on."""
-    out = email_key.alias("canonical_key")
+def _provider_rows(email_key: pl.Series, providers: tuple[Provider, ...]) -> pl.DataFrame:
+    """`__r` (the row in `email_key`) and `v` (its canonical key) for the addresses at
+    a domain of `providers`, the only ones whose canonical key can differ."""
     by_domain = {d: p for p in providers for d in p.domains}
+    empty = pl.DataFrame(schema={"__r": pl.UInt32, "v": pl.String})
     if not by_domain or email_key.is_empty():
-        return out
+        return empty
     k = pl.col("k")
+    # The domain is what follows the last `@`: a key ends with `@domain` exactly when
+    # the text after its last `@` is `domain`.
+    at_provider = k.str.contains("@(?:" + "|".join(map(re.escape, by_domain)) + ")$")
     work = (
         email_key.to_frame("k")
         .with_row_index("__r")
+        .filter(at_provider.fill_null(False))
         .with_columns(k.str.split("@").list.last().alias("d"))
-        .filter(pl.col("d").is_in(list(by_domain)) & k.str.contains("@", literal=True))
     )
     if work.is_empty():
-        return out
+        return empty
     d = pl.col("d")
     local = k.str.slice(0, k.str.len_chars() - d.str.len_chars() - 1)
     sep = d.replace_strict({x: p.subaddress_separator for x, p in by_domain.items()})
@@ -350,7 +359,17 @@ def canonical_keys(email_key: pl.Series, providers: tuple[Provider, ...]) -> pl.
     key = (
         pl.when(local.str.starts_with('"')).then(k).otherwise(pl.concat_str(new, pl.lit("@"), dom))
     )
-    done = work.select("__r", key.alias("v"))
+    return work.select("__r", key.alias("v"))
+
+
+def canonical_keys(email_key: pl.Series, providers: tuple[Provider, ...]) -> pl.Series:
+    """The provider-canonical form of each `email_key`: Gmail dots dropped, `googlemail.com`
+    as `gmail.com`, a `+tag` dropped, per `providers`; other addresses (and quoted local
+    parts) unchanged. Only the addresses at a listed domain are worked on."""
+    out = email_key.alias("canonical_key")
+    done = _provider_rows(email_key, providers)
+    if done.is_empty():
+        return out
     return out.scatter(done["__r"], done["v"])
 
 
@@ -370,19 +389,28 @@ def _ws_cleaned(e: pl.Expr) -> pl.Expr:
     )
 
 
+def _in_input_order(df: pl.DataFrame) -> bool:
+    """Whether the rows already are in input order: file position, then `source_row`."""
+    if df.height < 2 or df.get_column("source_row").null_count():
+        return df.height < 2
+    f, r = pl.col(_FILE), pl.col("source_row")
+    ordered = (f.diff() > 0) | ((f.diff() == 0) & (r.diff() >= 0))
+    return bool(df.select(ordered.fill_null(True).all()).item())
+
+
 def _merge_tags(multi: pl.DataFrame) -> pl.DataFrame:
-    """__key -> tags: the union, first spelling and first-seen order."""
+    """__kp -> tags: the union, first spelling and first-seen order."""
     return (
         multi.lazy()
-        .select(_KEY, _POS, "tags")
+        .select(_KP, _POS, "tags")
         .drop_nulls("tags")
         .with_columns(pl.int_ranges(pl.col("tags").list.len()).alias("__t"))
         .explode("tags", "__t")
         .drop_nulls("tags")
-        .sort(_KEY, _POS, "__t")
+        .sort(_POS, "__t")
         .with_columns(pl.col("tags").str.to_lowercase().alias("__low"))
-        .unique([_KEY, "__low"], keep="first", maintain_order=True)
-        .group_by(_KEY, maintain_order=True)
+        .unique([_KP, "__low"], keep="first", maintain_order=True)
+        .group_by(_KP)
         .agg(pl.col("tags"))
         .collect()
     )
@@ -420,120 +448,140 @@ def _object_members(frame: pl.DataFrame, column: str) -> pl.DataFrame:
     return pl.concat([out, other.cast(out.schema)]).sort(_I, "m")
 
 
-def _merge_custom(multi: pl.DataFrame) -> pl.DataFrame:
-    """__key -> custom_fields for the contacts whose records carry different objects.
+def _named_members(frame: pl.DataFrame) -> pl.DataFrame:
+    """The members of the objects in `frame["custom_fields"]` that have a value (a JSON
+    null is none): `__i`, `m`, `name` (the JSON-decoded key; null when it cannot be
+    decoded) and `text` (the member as written), ordered by `__i` then `m`.
 
-    Each (contact, key name) takes the member text of its most recent record with a
-    non-null value; the keys are listed in first-seen order (input order, then the
-    order inside the object). Group and key names are integer ids here, so the
-    million-member case is a handful of integer sorts and hash passes."""
+    Simple objects are cut at their commas; the rest go through `_object_members`."""
+    s = pl.col("custom_fields")
+    simple = frame.select(s.str.contains(_SIMPLE_OBJECT).fill_null(False)).to_series()
+    text = pl.col("text")
+    # `"name":value`; the first `":` closes the key, as keys hold no `"`
+    name = text.str.split_exact('":', 1).struct.field("field_0").str.strip_prefix('"')
+    out = (
+        frame.filter(simple)
+        .lazy()
+        .select(_I, s.str.strip_prefix("{").str.strip_suffix("}").str.split(",").alias("text"))
+        .with_columns(pl.int_ranges(text.list.len(), dtype=pl.Int32).alias("m"))
+        .explode("text", "m")
+        .filter((text != "") & ~text.str.ends_with('":null'))  # `{}`; a null value
+        .select(_I, "m", name.alias("name"), "text")
+        .collect()
+    )
+    if simple.all():
+        return out
+    other = _object_members(frame.filter(~simple), "custom_fields").filter(
+        pl.col("value") != "null"
+    )
+    tokens = other.select(pl.col("key").unique())  # decoded once per distinct token
+    names = tokens.select("key", _json_decode_string(pl.col("key")).alias("name"))
+    other = other.join(names, on="key", how="left", nulls_equal=True, maintain_order="left").select(
+        _I, "m", "name", "text"
+    )
+    out = pl.concat([out, other.cast(out.schema)])
+    width = int(out.get_column("m").max() or 0) + 1
+    return out.sort(pl.col(_I) * width + pl.col("m"))  # one integer key sorts fastest
+
+
+def _merge_custom(ordered: pl.DataFrame) -> pl.DataFrame:
+    """__kp -> custom_fields for the contacts whose records carry different objects.
+
+    `ordered` holds the records of each contact least recent first. Each (contact, key
+    name) takes the member text of its most recent record with a non-null value; the
+    keys are listed in first-seen order (input order, then the order inside the
+    object). A key name that cannot be decoded counts as one name."""
     cf = pl.col("custom_fields")
-    need = multi.filter(cf.is_not_null() & (cf.drop_nulls().n_unique().over(_KEY) > 1))
+    need = ordered.filter(cf.is_not_null() & (cf.drop_nulls().n_unique().over(_KP) > 1))
     if need.is_empty():
-        return pl.DataFrame(schema={_KEY: pl.String, "custom_fields": pl.String})
-    # Most recent last: a member later in this order is more recent (then later in its object).
-    rows = (
-        need.select(_KEY, _POS, _REC, cf)
-        .sort(_REC)
-        .with_columns(
-            pl.int_range(pl.len(), dtype=pl.Int64).alias(_I),
-            pl.col(_KEY).rank("dense").cast(pl.Int64).alias("__g"),
-        )
-    )
-    members = _object_members(rows.select(_I, "custom_fields"), "custom_fields").filter(
-        pl.col("value") != "null"  # a JSON null is no value
-    )
-    # Key names (JSON-decoded key tokens) as dense ids, decoded once per distinct token.
-    tokens = members.select(pl.col("key").unique())
-    names = tokens.with_columns(_json_decode_string(pl.col("key")).alias("__name")).with_columns(
-        pl.col("__name").rank("dense").fill_null(0).cast(pl.Int64).alias("__n")
-    )
-    n_names = names.height + 1
+        return pl.DataFrame(schema={_KP: pl.Int64, "custom_fields": pl.String})
+    rows = need.select(_KP, _POS, cf)
+    members = _named_members(rows.select(pl.int_range(pl.len(), dtype=pl.Int64).alias(_I), cf))
     width = int(members.get_column("m").max() or 0) + 1
-    members = members.join(
-        names.select("key", "__n"), on="key", how="left", nulls_equal=True, maintain_order="left"
-    ).with_columns(
-        pl.col("__n").fill_null(0),
-        rows.get_column("__g").gather(members.get_column(_I)).alias("__g"),
-        rows.get_column(_POS).gather(members.get_column(_I)).alias(_POS),
+    index = members.get_column(_I)
+    members = members.with_columns(
+        rows.get_column(_KP).gather(index).alias(_KP),
+        (rows.get_column(_POS).gather(index) * width + pl.col("m")).alias("__pm"),
     )
-    member_key = pl.col("__g") * n_names + pl.col("__n")  # one id per (contact, key name)
-    members = members.with_columns(member_key.alias("__gk"))
-    winners = members.filter(pl.col("__gk").is_last_distinct()).select("__gk", "text")
-    first_seen = (
-        members.select("__g", "__gk", (pl.col(_POS) * width + pl.col("m")).alias("__pm"))
-        .sort("__pm")
-        .filter(pl.col("__gk").is_first_distinct())
-    )
+    # Per (contact, key name): the text of the most recent member, and where the name was
+    # first seen; then the names in first-seen order (group_by keeps the row order within
+    # each group, so sorting by __pm alone is enough).
     merged = (
-        first_seen.join(winners, on="__gk", how="left", maintain_order="left")
-        .group_by("__g", maintain_order=True)
-        .agg(pl.col("text"))
-        .select(
-            "__g",
-            pl.concat_str(pl.lit("{"), pl.col("text").list.join(","), pl.lit("}")).alias(
+        members.group_by(_KP, "name")
+        .agg(pl.col("text").last(), pl.col("__pm").min())
+        .sort("__pm")
+        .group_by(_KP)
+        .agg(
+            pl.concat_str(pl.lit("{"), pl.col("text").str.join(","), pl.lit("}")).alias(
                 "custom_fields"
-            ),
+            )
         )
     )
-    # Every record's object had only null values: no custom fields at all.
-    keys = rows.select(_KEY, "__g").unique("__g")
-    return keys.join(merged, on="__g", how="left").select(_KEY, "custom_fields")
+    # A contact whose records' objects had only null values has no custom fields at all.
+    keys = rows.select(pl.col(_KP).unique(maintain_order=True))
+    return keys.join(merged, on=_KP, how="left", maintain_order="left")
 
 
 def _merge_groups(multi: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
-    """One row per __key of `multi` (the rows of keys with 2+ records), columns as input."""
-    multi = multi.sort(_KEY, _REC)  # group_by keeps this order inside each group
-    win = pl.col(_SRANK) == pl.col(_SRANK).min()
+    """One row per contact of `multi` (the records, in input order, of the contacts with
+    2+ records, `__kp` the kept row's position), columns as input, in input order."""
+    # Least recent first inside each contact: group_by keeps this order in each group.
+    # A missing time sorts first: least recent.
+    ordered = multi.sort(_KP, "last_changed", "created_at", _FILE, "source_row", _ROW)
+    srank = pl.col(_SRANK)
+    win = srank == srank.min().over(_KP)  # the records holding the winning status
+    ordered = ordered.with_columns(
+        pl.when(win).then(pl.col("status_reason")).alias("__reason"),
+        pl.when(win).then(pl.col("status_changed_at")).alias("__changed"),
+        pl.when(pl.col("phone").is_not_null())
+        .then(pl.struct("phone", "phone_valid"))
+        .alias("__ph"),
+    )
     special = {"status", "status_reason", "status_changed_at", "created_at", "last_changed"}
     special |= {"phone", "phone_valid", "tags", "custom_fields", *KEPT_COLUMNS}
     aggs: list[pl.Expr] = [
-        pl.col(_POS).min(),
-        pl.col("status").sort_by(_SRANK).first(),
-        pl.col("status_reason").filter(win).drop_nulls().last(),
-        pl.col("status_changed_at").filter(win).drop_nulls().last(),
+        # a null status sorts first, as a missing rank would
+        pl.col("status").get(srank.fill_null(-1).arg_min()),
+        pl.col("__reason").last(ignore_nulls=True).alias("status_reason"),
+        pl.col("__changed").last(ignore_nulls=True).alias("status_changed_at"),
         pl.col("created_at").min(),
         pl.col("last_changed").max(),
-        pl.struct("phone", "phone_valid")
-        .filter(pl.col("phone").is_not_null())
-        .last()
-        .alias("__ph"),
-        pl.col("custom_fields").drop_nulls().last(),
+        pl.col("__ph").last(ignore_nulls=True),
+        pl.col("custom_fields").last(ignore_nulls=True),
     ]
-    aggs += [pl.col(c).drop_nulls().last() for c in columns if c not in special and c != _KEY]
-    merged = (
-        multi.group_by(_KEY)
-        .agg(aggs)
-        .with_columns(
+    aggs += [pl.col(c).last(ignore_nulls=True) for c in columns if c not in special]
+    # group_by keeps the groups in order of appearance: __kp ascending, input order
+    merged = ordered.group_by(_KP, maintain_order=True).agg(aggs)
+    kept = multi.filter(pl.col(_POS) == pl.col(_KP)).select(
+        *[c for c in KEPT_COLUMNS if c in multi.columns]
+    )  # input order too: one row per contact, aligned with `merged`
+    tags = _merge_tags(multi)
+    custom = _merge_custom(ordered).with_columns(pl.lit(True).alias("__has"))
+    return (
+        merged.with_columns(
             pl.col("__ph").struct.field("phone"), pl.col("__ph").struct.field("phone_valid")
         )
-    )
-    kept = multi.filter(pl.col(_POS) == pl.col(_POS).min().over(_KEY)).select(
-        _KEY, *[c for c in KEPT_COLUMNS if c in multi.columns]
-    )
-    tags = _merge_tags(multi)
-    custom = _merge_custom(multi).with_columns(pl.lit(True).alias("__has"))
-    return (
-        merged.drop("__ph")
-        .join(kept, on=_KEY, how="left")
-        .join(tags, on=_KEY, how="left")
-        .join(custom, on=_KEY, how="left", suffix="__m")
+        .drop("__ph")
+        .hstack(kept)
+        .join(tags, on=_KP, how="left", maintain_order="left")
+        .join(custom, on=_KP, how="left", maintain_order="left", suffix="__m")
         .with_columns(
             pl.when(pl.col("__has"))
             .then(pl.col("custom_fields__m"))
             .otherwise(pl.col("custom_fields"))
             .alias("custom_fields")
         )
-        .select(_POS, *columns)
+        .select(pl.col(_KP).alias(_POS), *columns)
     )
 
 
 def _duplicates(multi: pl.DataFrame, raw_col: str) -> pl.DataFrame:
-    kept_pos = pl.col(_POS) == pl.col(_POS).min().over(_KEY)
+    """duplicates.csv: `multi` in input order, so the merged-away rows are too."""
+    kept_pos = pl.col(_POS) == pl.col(_KP)
     fields = [c for c in CONFLICT_FIELDS if c in multi.columns]
-    base = multi.select(_KEY, _POS, "email_key", "source_file", "source_row", raw_col, *fields)
-    kept = base.filter(kept_pos).rename({c: f"{c}__k" for c in base.columns if c != _KEY})
-    away = base.filter(~kept_pos).join(kept, on=_KEY, how="left")
+    base = multi.select(_KP, _POS, "email_key", "source_file", "source_row", raw_col, *fields)
+    kept = base.filter(kept_pos).rename({c: f"{c}__k" for c in base.columns if c != _KP})
+    away = base.filter(~kept_pos).join(kept, on=_KP, how="left", maintain_order="left")
 
     def norm(c: str, suffix: str) -> pl.Expr:
         e = pl.col(c + suffix)
@@ -561,35 +609,34 @@ def _duplicates(multi: pl.DataFrame, raw_col: str) -> pl.DataFrame:
         .then(pl.lit("whitespace"))
         .otherwise(pl.lit("pre-cleaned"))
     )
-    return (
-        away.sort(_POS)
-        .select(
-            pl.col("email_key"),
-            pl.col("source_file__k").alias("kept_source_file"),
-            pl.col("source_row__k").cast(pl.Int64).alias("kept_row"),
-            pl.col("source_file"),
-            pl.col("source_row").cast(pl.Int64).alias("row"),
-            match.alias("match"),
-            (pl.concat_str(differs, separator=";", ignore_nulls=True) if differs else pl.lit(""))
-            .fill_null("")
-            .alias("conflicts"),
-        )
-        .cast(DUPLICATES_SCHEMA)
-    )
+    return away.select(
+        pl.col("email_key"),
+        pl.col("source_file__k").alias("kept_source_file"),
+        pl.col("source_row__k").cast(pl.Int64).alias("kept_row"),
+        pl.col("source_file"),
+        pl.col("source_row").cast(pl.Int64).alias("row"),
+        match.alias("match"),
+        (pl.concat_str(differs, separator=";", ignore_nulls=True) if differs else pl.lit(""))
+        .fill_null("")
+        .alias("conflicts"),
+    ).cast(DUPLICATES_SCHEMA)
 
 
 def _possible(contacts: pl.DataFrame, rules: MergeRules) -> pl.DataFrame:
-    ck = contacts.select(
-        _POS,
-        "email_key",
-        "source_file",
-        pl.col("source_row").cast(pl.Int64).alias("row"),
-    ).with_columns(canonical_keys(contacts["email_key"], rules.providers))
-    grouped = ck.filter(pl.col("canonical_key").is_duplicated())
+    """`contacts` in input order. Only addresses at a provider's domain can share a
+    canonical key with another address: a canonical key is always at such a domain."""
+    work = _provider_rows(contacts.get_column("email_key"), rules.providers)
+    grouped = work.filter(pl.col("v").is_duplicated())
     if grouped.is_empty():
         return pl.DataFrame(schema=POSSIBLE_SCHEMA)
     return (
-        grouped.with_columns(pl.col(_POS).min().over("canonical_key").alias("__g"))
+        contacts.select(
+            "email_key", "source_file", pl.col("source_row").cast(pl.Int64).alias("row")
+        )[grouped.get_column("__r")]
+        .with_columns(
+            grouped.get_column("v").alias("canonical_key"), grouped.get_column("__r").alias(_POS)
+        )
+        .with_columns(pl.col(_POS).min().over("canonical_key").alias("__g"))
         .with_columns(pl.col("__g").rank("dense").cast(pl.Int64).alias("group_id"))
         .sort("group_id", _POS)
         .select(*POSSIBLE_SCHEMA)
@@ -604,7 +651,10 @@ def contacts_merged(frame: pl.DataFrame, file_order: dict[str, int], rules: Merg
     `status`, ... ) and optionally `email_input`, the raw email cell, used only for
     the duplicates' `match` (without it `email` is compared). `file_order` maps each
     `source_file` to its position on the command line. The contacts have the
-    input's columns without `email_input`, in input order of their kept rows."""
+    input's columns without `email_input`, in input order of their kept rows.
+
+    Only the records of contacts with 2+ records (a tenth or so of a typical list)
+    are aggregated; the others pass through as they are."""
     raw_col = "email_input" if "email_input" in frame.columns else "email"
     columns = [c for c in frame.columns if c != "email_input"]
     unknown = set(frame.get_column("source_file").unique().drop_nulls()) - set(file_order)
@@ -613,44 +663,41 @@ def contacts_merged(frame: pl.DataFrame, file_order: dict[str, int], rules: Merg
     rank = {s: i for i, s in enumerate(rules.status_precedence)}
     df = frame.with_columns(
         pl.col("source_file").replace_strict(file_order, return_dtype=pl.Int64).alias(_FILE),
-        pl.int_range(pl.len(), dtype=pl.Int64).alias("__i"),
+        pl.int_range(pl.len(), dtype=pl.Int64).alias(_ROW),
     )
-    df = df.with_columns(
-        pl.arg_sort_by(_FILE, "source_row", "__i").arg_sort().cast(pl.Int64).alias(_POS),
-        pl.col("status")
-        .replace_strict(rank, default=len(rank), return_dtype=pl.Int32)
-        .alias(_SRANK),
-    )
-    df = df.with_columns(
-        # a missing time sorts first: least recent
-        pl.arg_sort_by("last_changed", "created_at", _FILE, "source_row", "__i")
-        .arg_sort()
-        .cast(pl.Int64)
-        .alias(_REC)
-    )
+    if not _in_input_order(df):
+        df = df.sort(_FILE, "source_row", _ROW)
+    df = df.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias(_POS))
     key = pl.col("email_key")
     if rules.merge_possible:
         key = pl.lit(canonical_keys(df["email_key"], rules.providers))
-    # a row without a key is its own contact
-    key = pl.coalesce(key, pl.format("\x00{}", pl.col("__i")))
+    if rules.merge_possible or df.get_column("email_key").null_count():
+        # a row without a key is its own contact
+        key = pl.coalesce(key, pl.format("\x00{}", pl.col(_ROW)))
     df = df.with_columns(key.alias(_KEY))
-    dup = df.get_column(_KEY).is_duplicated()
-    singles = df.filter(~dup).select(_POS, *columns)
+    dup = df.select(pl.len().over(_KEY) > 1).to_series()
     multi = df.filter(dup)
-    # blank text is no value: it neither wins a field nor conflicts (singles stay as given)
-    multi = multi.with_columns(_blank_to_null(multi, [c for c in columns if c not in KEPT_COLUMNS]))
     if multi.is_empty():
-        contacts = singles
+        contacts = df.select(columns)
         duplicates = pl.DataFrame(schema=DUPLICATES_SCHEMA)
     else:
-        contacts = pl.concat([singles, _merge_groups(multi, columns)], how="vertical")
+        # blank text is no value: it neither wins a field nor conflicts (singles stay as given)
+        blanks = _blank_to_null(multi, [c for c in columns if c not in KEPT_COLUMNS])
+        multi = multi.with_columns(
+            *blanks,
+            pl.col(_POS).min().over(_KEY).alias(_KP),  # the kept row: first in input order
+            pl.col("status")
+            .replace_strict(rank, default=len(rank), return_dtype=pl.Int32)
+            .alias(_SRANK),
+        )
+        singles = df.filter(~dup).select(_POS, *columns)
+        contacts = pl.concat([singles, _merge_groups(multi, columns)]).sort(_POS).drop(_POS)
         duplicates = _duplicates(multi, raw_col)
-    contacts = contacts.sort(_POS)
     possible = (
         pl.DataFrame(schema=POSSIBLE_SCHEMA) if rules.merge_possible else _possible(contacts, rules)
     )
     return Merged(
-        contacts=contacts.drop(_POS),
+        contacts=contacts,
         duplicates=duplicates,
         possible_duplicates=possible,
         input_rows=frame.height,
