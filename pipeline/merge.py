@@ -85,6 +85,7 @@ is empty.
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -503,13 +504,18 @@ def _merge_custom(ordered: pl.DataFrame) -> pl.DataFrame:
         rows.get_column(_KP).gather(index).alias(_KP),
         (rows.get_column(_POS).gather(index) * width + pl.col("m")).alias("__pm"),
     )
-    # Per (contact, key name): the text of the most recent member, and where the name was
-    # first seen; then the names in first-seen order (group_by keeps the row order within
-    # each group, so sorting by __pm alone is enough).
+    # Per (contact, key name): the text of the most recent member (group_by keeps the row
+    # order inside each group) and where the name was first seen.
+    named = members.group_by(_KP, "name").agg(pl.col("text").last(), pl.col("__pm").min())
+    # Then each contact's names in first-seen order: sorted by (__kp, __pm), as one integer
+    # when it fits, so the last group_by runs over contiguous, flagged-sorted groups.
+    span = int(named.get_column("__pm").max() or 0) + 1
+    if (int(named.get_column(_KP).max() or 0) + 1) * span < 2**62:
+        named = named.sort(pl.col(_KP) * span + pl.col("__pm"))
+    else:
+        named = named.sort(_KP, "__pm")
     merged = (
-        members.group_by(_KP, "name")
-        .agg(pl.col("text").last(), pl.col("__pm").min())
-        .sort("__pm")
+        named.with_columns(pl.col(_KP).set_sorted())
         .group_by(_KP)
         .agg(
             pl.concat_str(pl.lit("{"), pl.col("text").str.join(","), pl.lit("}")).alias(
@@ -522,12 +528,18 @@ def _merge_custom(ordered: pl.DataFrame) -> pl.DataFrame:
     return keys.join(merged, on=_KP, how="left", maintain_order="left")
 
 
-def _merge_groups(multi: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+def _recency_ordered(multi: pl.DataFrame) -> pl.DataFrame:
+    """`multi` by contact (`__kp`), least recent record first inside each: by
+    (last_changed, created_at, file position, source_row, frame row), a missing time
+    first (least recent). group_by keeps this order inside each group."""
+    return multi.sort(_KP, "last_changed", "created_at", _FILE, "source_row", _ROW)
+
+
+def _merge_groups(multi: pl.DataFrame, ordered: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
     """One row per contact of `multi` (the records, in input order, of the contacts with
-    2+ records, `__kp` the kept row's position), columns as input, in input order."""
-    # Least recent first inside each contact: group_by keeps this order in each group.
-    # A missing time sorts first: least recent.
-    ordered = multi.sort(_KP, "last_changed", "created_at", _FILE, "source_row", _ROW)
+    2+ records, `__kp` the kept row's position; `ordered` the same records by
+    `_recency_ordered`), columns as input plus `__kp`, in input order. `custom_fields`
+    is the most recent object here; `_with_custom` merges them key by key."""
     srank = pl.col(_SRANK)
     win = srank == srank.min().over(_KP)  # the records holding the winning status
     ordered = ordered.with_columns(
@@ -555,23 +567,35 @@ def _merge_groups(multi: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
     kept = multi.filter(pl.col(_POS) == pl.col(_KP)).select(
         *[c for c in KEPT_COLUMNS if c in multi.columns]
     )  # input order too: one row per contact, aligned with `merged`
-    tags = _merge_tags(multi)
-    custom = _merge_custom(ordered).with_columns(pl.lit(True).alias("__has"))
     return (
         merged.with_columns(
             pl.col("__ph").struct.field("phone"), pl.col("__ph").struct.field("phone_valid")
         )
         .drop("__ph")
         .hstack(kept)
-        .join(tags, on=_KP, how="left", maintain_order="left")
-        .join(custom, on=_KP, how="left", maintain_order="left", suffix="__m")
+        .join(_merge_tags(multi), on=_KP, how="left", maintain_order="left")
+        .select(_KP, *columns)
+    )
+
+
+def _with_custom(merged: pl.DataFrame, custom: pl.DataFrame) -> pl.DataFrame:
+    """`merged` (`_merge_groups`) with the key-by-key custom fields of `_merge_custom`
+    where it has them, as `__pos` and the columns."""
+    return (
+        merged.join(
+            custom.with_columns(pl.lit(True).alias("__has")),
+            on=_KP,
+            how="left",
+            maintain_order="left",
+            suffix="__m",
+        )
         .with_columns(
             pl.when(pl.col("__has"))
             .then(pl.col("custom_fields__m"))
             .otherwise(pl.col("custom_fields"))
             .alias("custom_fields")
         )
-        .select(pl.col(_KP).alias(_POS), *columns)
+        .select(pl.col(_KP).alias(_POS), *[c for c in merged.columns if c != _KP])
     )
 
 
@@ -583,18 +607,17 @@ def _duplicates(multi: pl.DataFrame, raw_col: str) -> pl.DataFrame:
     kept = base.filter(kept_pos).rename({c: f"{c}__k" for c in base.columns if c != _KP})
     away = base.filter(~kept_pos).join(kept, on=_KP, how="left", maintain_order="left")
 
-    def norm(c: str, suffix: str) -> pl.Expr:
-        e = pl.col(c + suffix)
-        if c == "tags":
-            return e.list.eval(pl.element().str.to_lowercase()).list.unique().list.sort()
-        return e
+    def different(c: str) -> pl.Expr:
+        a, b = pl.col(c), pl.col(f"{c}__k")
+        if c == "tags":  # as sets, ignoring case
+            low = pl.element().str.to_lowercase()
+            return a.list.eval(low).list.set_symmetric_difference(b.list.eval(low)).list.len() > 0
+        return a != b
 
     differs = [
-        pl.when(
-            pl.col(c).is_not_null()
-            & pl.col(f"{c}__k").is_not_null()
-            & (norm(c, "") != norm(c, "__k"))
-        ).then(pl.lit(c))
+        pl.when(pl.col(c).is_not_null() & pl.col(f"{c}__k").is_not_null() & different(c)).then(
+            pl.lit(c)
+        )
         for c in fields
     ]
     a, b = pl.col(f"{raw_col}__k"), pl.col(raw_col)
@@ -622,21 +645,26 @@ def _duplicates(multi: pl.DataFrame, raw_col: str) -> pl.DataFrame:
     ).cast(DUPLICATES_SCHEMA)
 
 
-def _possible(contacts: pl.DataFrame, rules: MergeRules) -> pl.DataFrame:
-    """`contacts` in input order. Only addresses at a provider's domain can share a
-    canonical key with another address: a canonical key is always at such a domain."""
-    work = _provider_rows(contacts.get_column("email_key"), rules.providers)
-    grouped = work.filter(pl.col("v").is_duplicated())
+def _possible(df: pl.DataFrame, rules: MergeRules) -> pl.DataFrame:
+    """Possible duplicates among the contacts, from `df` (every record, in input order,
+    position `__pos`): a contact is its key's first record. Only addresses at a
+    provider's domain can share a canonical key with another address (a canonical key is
+    always at such a domain), so only those records are looked at."""
+    work = _provider_rows(df.get_column("email_key"), rules.providers)
+    if work.is_empty():
+        return pl.DataFrame(schema=POSSIBLE_SCHEMA)
+    rows = (
+        df.select(
+            _POS, "email_key", "source_file", pl.col("source_row").cast(pl.Int64).alias("row")
+        )[work.get_column("__r")]
+        .with_columns(work.get_column("v").alias("canonical_key"))
+        .filter(pl.col("email_key").is_first_distinct())
+    )
+    grouped = rows.filter(pl.col("canonical_key").is_duplicated())
     if grouped.is_empty():
         return pl.DataFrame(schema=POSSIBLE_SCHEMA)
     return (
-        contacts.select(
-            "email_key", "source_file", pl.col("source_row").cast(pl.Int64).alias("row")
-        )[grouped.get_column("__r")]
-        .with_columns(
-            grouped.get_column("v").alias("canonical_key"), grouped.get_column("__r").alias(_POS)
-        )
-        .with_columns(pl.col(_POS).min().over("canonical_key").alias("__g"))
+        grouped.with_columns(pl.col(_POS).min().over("canonical_key").alias("__g"))
         .with_columns(pl.col("__g").rank("dense").cast(pl.Int64).alias("group_id"))
         .sort("group_id", _POS)
         .select(*POSSIBLE_SCHEMA)
@@ -677,9 +705,11 @@ def contacts_merged(frame: pl.DataFrame, file_order: dict[str, int], rules: Merg
     df = df.with_columns(key.alias(_KEY))
     dup = df.select(pl.len().over(_KEY) > 1).to_series()
     multi = df.filter(dup)
+    no_possible = pl.DataFrame(schema=POSSIBLE_SCHEMA)
     if multi.is_empty():
         contacts = df.select(columns)
         duplicates = pl.DataFrame(schema=DUPLICATES_SCHEMA)
+        possible = no_possible if rules.merge_possible else _possible(df, rules)
     else:
         # blank text is no value: it neither wins a field nor conflicts (singles stay as given)
         blanks = _blank_to_null(multi, [c for c in columns if c not in KEPT_COLUMNS])
@@ -690,12 +720,17 @@ def contacts_merged(frame: pl.DataFrame, file_order: dict[str, int], rules: Merg
             .replace_strict(rank, default=len(rank), return_dtype=pl.Int32)
             .alias(_SRANK),
         )
-        singles = df.filter(~dup).select(_POS, *columns)
-        contacts = pl.concat([singles, _merge_groups(multi, columns)]).sort(_POS).drop(_POS)
-        duplicates = _duplicates(multi, raw_col)
-    possible = (
-        pl.DataFrame(schema=POSSIBLE_SCHEMA) if rules.merge_possible else _possible(contacts, rules)
-    )
+        ordered = _recency_ordered(multi)
+        # The custom fields, the heaviest part, are merged in a second thread beside the
+        # rest: polars releases the GIL, so both cores work.
+        with ThreadPoolExecutor(1, thread_name_prefix="listhygiene-merge") as pool:
+            custom = pool.submit(_merge_custom, ordered)
+            merged = _merge_groups(multi, ordered, columns)
+            duplicates = _duplicates(multi, raw_col)
+            possible = no_possible if rules.merge_possible else _possible(df, rules)
+            singles = df.filter(~dup).select(_POS, *columns)
+            merged = _with_custom(merged, custom.result())
+        contacts = pl.concat([singles, merged]).sort(_POS).drop(_POS)
     return Merged(
         contacts=contacts,
         duplicates=duplicates,
