@@ -318,11 +318,12 @@ _JSON_SCALAR = r'[^\s{}\[\]:,"]+'
 _FLAT_MEMBER = f"{_JSON_STRING}:(?:{_JSON_STRING}|{_JSON_SCALAR})"
 _FLAT_OBJECT = f"^\\{{(?:{_FLAT_MEMBER}(?:,{_FLAT_MEMBER})*)?\\}}$"
 _FLAT_TOKEN = f"{_JSON_STRING}|{_JSON_SCALAR}"
-# A simple object: flat and compact, and its strings hold no `,`, `"`, backslash or
-# control character, so its members are the pieces between commas and a key's text
-# is the JSON-decoded name itself: `{"plan":"pro","n":1}`.
+# A simple object: flat and compact, its strings hold no `,`, `"`, backslash or control
+# character and its keys are printable ASCII, so its members are the pieces between
+# commas and a key's text is the JSON-decoded name itself: `{"plan":"pro","n":1}`.
 _SIMPLE_STRING = r'"[^"\\,\x00-\x1f]*"'
-_SIMPLE_MEMBER = f"{_SIMPLE_STRING}:(?:{_SIMPLE_STRING}|{_JSON_SCALAR})"
+_SIMPLE_KEY = r'"[\x20-\x7e&&[^"\\,]]*"'
+_SIMPLE_MEMBER = f"{_SIMPLE_KEY}:(?:{_SIMPLE_STRING}|{_JSON_SCALAR})"
 _SIMPLE_OBJECT = f"^\\{{(?:{_SIMPLE_MEMBER}(?:,{_SIMPLE_MEMBER})*)?\\}}$"
 
 
@@ -451,15 +452,17 @@ def _object_members(frame: pl.DataFrame, column: str) -> pl.DataFrame:
 
 def _named_members(frame: pl.DataFrame) -> pl.DataFrame:
     """The members of the objects in `frame["custom_fields"]` that have a value (a JSON
-    null is none): `__i`, `m`, `name` (the JSON-decoded key; null when it cannot be
-    decoded) and `text` (the member as written), ordered by `__i` then `m`.
+    null is none): `__i`, `m`, `name` (`"` and the JSON-decoded key, one string per
+    name; null when the key cannot be decoded) and `text` (the member as written),
+    ordered by `__i` then `m`.
 
     Simple objects are cut at their commas; the rest go through `_object_members`."""
     s = pl.col("custom_fields")
     simple = frame.select(s.str.contains(_SIMPLE_OBJECT).fill_null(False)).to_series()
     text = pl.col("text")
-    # `"name":value`; the first `":` closes the key, as keys hold no `"`
-    name = text.str.split_exact('":', 1).struct.field("field_0").str.strip_prefix('"')
+    # `"name":value`: the first `":` closes the key (keys hold no `"`), and the key is
+    # ASCII, so its byte offset is its character offset
+    name = text.str.head(text.str.find('":', literal=True))
     out = (
         frame.filter(simple)
         .lazy()
@@ -476,7 +479,8 @@ def _named_members(frame: pl.DataFrame) -> pl.DataFrame:
         pl.col("value") != "null"
     )
     tokens = other.select(pl.col("key").unique())  # decoded once per distinct token
-    names = tokens.select("key", _json_decode_string(pl.col("key")).alias("name"))
+    decoded = pl.lit('"') + _json_decode_string(pl.col("key"))
+    names = tokens.select("key", decoded.alias("name"))
     other = other.join(names, on="key", how="left", nulls_equal=True, maintain_order="left").select(
         _I, "m", "name", "text"
     )
@@ -500,13 +504,23 @@ def _merge_custom(ordered: pl.DataFrame) -> pl.DataFrame:
     members = _named_members(rows.select(pl.int_range(pl.len(), dtype=pl.Int64).alias(_I), cf))
     width = int(members.get_column("m").max() or 0) + 1
     index = members.get_column(_I)
-    members = members.with_columns(
+    # (contact, name) as one integer where it fits: names as dense ids (null is one id)
+    names = members.select(pl.col("name").unique()).with_row_index("__n")
+    members = members.join(
+        names, on="name", how="left", nulls_equal=True, maintain_order="left"
+    ).with_columns(
         rows.get_column(_KP).gather(index).alias(_KP),
         (rows.get_column(_POS).gather(index) * width + pl.col("m")).alias("__pm"),
     )
-    # Per (contact, key name): the text of the most recent member (group_by keeps the row
+    if (int(rows.get_column(_KP).max() or 0) + 1) * (names.height + 1) < 2**62:
+        gk = [(pl.col(_KP) * names.height + pl.col("__n").cast(pl.Int64)).alias("__gk")]
+    else:
+        gk = [_KP, "__n"]
+    # Per (contact, name): the text of the most recent member (group_by keeps the row
     # order inside each group) and where the name was first seen.
-    named = members.group_by(_KP, "name").agg(pl.col("text").last(), pl.col("__pm").min())
+    named = members.group_by(gk).agg(
+        pl.col(_KP).first(), pl.col("text").last(), pl.col("__pm").min()
+    )
     # Then each contact's names in first-seen order: sorted by (__kp, __pm), as one integer
     # when it fits, so the last group_by runs over contiguous, flagged-sorted groups.
     span = int(named.get_column("__pm").max() or 0) + 1
@@ -517,10 +531,12 @@ def _merge_custom(ordered: pl.DataFrame) -> pl.DataFrame:
     merged = (
         named.with_columns(pl.col(_KP).set_sorted())
         .group_by(_KP)
-        .agg(
-            pl.concat_str(pl.lit("{"), pl.col("text").str.join(","), pl.lit("}")).alias(
+        .agg(pl.col("text"))
+        .select(
+            _KP,
+            pl.concat_str(pl.lit("{"), pl.col("text").list.join(","), pl.lit("}")).alias(
                 "custom_fields"
-            )
+            ),
         )
     )
     # A contact whose records' objects had only null values has no custom fields at all.
