@@ -554,8 +554,8 @@ def _recency_ordered(multi: pl.DataFrame) -> pl.DataFrame:
 def _merge_groups(multi: pl.DataFrame, ordered: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
     """One row per contact of `multi` (the records, in input order, of the contacts with
     2+ records, `__kp` the kept row's position; `ordered` the same records by
-    `_recency_ordered`), columns as input plus `__kp`, in input order. `custom_fields`
-    is the most recent object here; `_with_custom` merges them key by key."""
+    `_recency_ordered`), `__pos`, `__kp` and the columns as input, in input order.
+    `custom_fields` is the most recent object here; `_with_custom` merges them key by key."""
     srank = pl.col(_SRANK)
     win = srank == srank.min().over(_KP)  # the records holding the winning status
     ordered = ordered.with_columns(
@@ -590,29 +590,25 @@ def _merge_groups(multi: pl.DataFrame, ordered: pl.DataFrame, columns: list[str]
         .drop("__ph")
         .hstack(kept)
         .join(_merge_tags(multi), on=_KP, how="left", maintain_order="left")
-        .select(_KP, *columns)
+        .select(pl.col(_KP).alias(_POS), _KP, *columns)
     )
 
 
-def _with_custom(merged: pl.DataFrame, custom: pl.DataFrame) -> pl.DataFrame:
-    """`merged` (`_merge_groups`) with the key-by-key custom fields of `_merge_custom`
-    where it has them, as `__pos` and the columns."""
-    return (
-        merged.join(
-            custom.with_columns(pl.lit(True).alias("__has")),
-            on=_KP,
-            how="left",
-            maintain_order="left",
-            suffix="__m",
-        )
-        .with_columns(
-            pl.when(pl.col("__has"))
-            .then(pl.col("custom_fields__m"))
-            .otherwise(pl.col("custom_fields"))
-            .alias("custom_fields")
-        )
-        .select(pl.col(_KP).alias(_POS), *[c for c in merged.columns if c != _KP])
+def _with_custom(contacts: pl.DataFrame, custom: pl.DataFrame) -> pl.DataFrame:
+    """`contacts` (`__kp` set on the merged contacts, null on the others) with the
+    key-by-key custom fields of `_merge_custom` where it has them, without `__kp`."""
+    at = (
+        contacts.select(_KP)
+        .with_row_index("__at")
+        .drop_nulls(_KP)
+        .join(custom, on=_KP, how="inner", maintain_order="left")
     )
+    if at.is_empty():
+        return contacts.drop(_KP)
+    merged = contacts.get_column("custom_fields").scatter(
+        at.get_column("__at"), at.get_column("custom_fields")
+    )
+    return contacts.drop(_KP).with_columns(merged)
 
 
 def _duplicates(multi: pl.DataFrame, raw_col: str) -> pl.DataFrame:
@@ -738,15 +734,15 @@ def contacts_merged(frame: pl.DataFrame, file_order: dict[str, int], rules: Merg
         )
         ordered = _recency_ordered(multi)
         # The custom fields, the heaviest part, are merged in a second thread beside the
-        # rest: polars releases the GIL, so both cores work.
+        # rest (polars releases the GIL, so both cores work) and set in last.
         with ThreadPoolExecutor(1, thread_name_prefix="listhygiene-merge") as pool:
             custom = pool.submit(_merge_custom, ordered)
             merged = _merge_groups(multi, ordered, columns)
             duplicates = _duplicates(multi, raw_col)
             possible = no_possible if rules.merge_possible else _possible(df, rules)
-            singles = df.filter(~dup).select(_POS, *columns)
-            merged = _with_custom(merged, custom.result())
-        contacts = pl.concat([singles, merged]).sort(_POS).drop(_POS)
+            singles = df.filter(~dup).select(_POS, pl.lit(None, pl.Int64).alias(_KP), *columns)
+            contacts = pl.concat([singles, merged]).sort(_POS).drop(_POS)
+            contacts = _with_custom(contacts, custom.result())
     return Merged(
         contacts=contacts,
         duplicates=duplicates,
