@@ -564,7 +564,7 @@ def _recency_ordered(multi: pl.DataFrame) -> pl.DataFrame:
 def _merge_groups(multi: pl.DataFrame, ordered: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
     """One row per contact of `multi` (the records, in input order, of the contacts with
     2+ records, `__kp` the kept row's position; `ordered` the same records by
-    `_recency_ordered`), `__pos`, `__kp` and the columns as input, in input order.
+    `_recency_ordered`), `__kp` and the columns as input, in input order.
     `custom_fields` is the most recent object here; `_with_custom` merges them key by key."""
     srank = pl.col(_SRANK)
     win = srank == srank.min().over(_KP)  # the records holding the winning status
@@ -600,25 +600,58 @@ def _merge_groups(multi: pl.DataFrame, ordered: pl.DataFrame, columns: list[str]
         .drop("__ph")
         .hstack(kept)
         .join(_merge_tags(multi), on=_KP, how="left", maintain_order="left")
-        .select(pl.col(_KP).alias(_POS), _KP, *columns)
+        .select(_KP, *columns)
     )
 
 
-def _with_custom(contacts: pl.DataFrame, custom: pl.DataFrame) -> pl.DataFrame:
-    """`contacts` (`__kp` set on the merged contacts, null on the others) with the
-    key-by-key custom fields of `_merge_custom` where it has them, without `__kp`."""
-    at = (
-        contacts.select(_KP)
-        .with_row_index("__at")
-        .drop_nulls(_KP)
-        .join(custom, on=_KP, how="inner", maintain_order="left")
+def _scattered(s: pl.Series, where: pl.Series, values: pl.Series) -> pl.Series:
+    """`s` with `values` at the rows `where` (ascending, unique)."""
+    if not s.dtype.is_nested():
+        return s.scatter(where, values)
+    # polars scatters no nested type: gather each row's value, null for the rows kept
+    index = pl.repeat(None, len(s), dtype=pl.Int64, eager=True).scatter(
+        where, pl.int_range(len(values), dtype=pl.Int64, eager=True)
+    )
+    return pl.select(
+        pl.when(index.is_not_null()).then(values.gather(index)).otherwise(s).alias(s.name)
+    ).to_series()
+
+
+def _assembled(
+    df: pl.DataFrame, dup: pl.Series, merged: pl.DataFrame, columns: list[str]
+) -> tuple[pl.DataFrame, pl.Series]:
+    """The contacts in input order, and the row of each of `merged`'s in them.
+
+    `df` is every record in input order (its position is its row), `dup` marks the
+    records of the contacts with 2+ records, `merged` (`_merge_groups`) has one row
+    per such contact, `__kp` ascending. The contacts are the records that are not in
+    `dup` plus the kept rows, taken by one filter; the merged contacts' fields then
+    replace the kept rows' (the kept row's own columns, KEPT_COLUMNS, stay)."""
+    kp = merged.get_column(_KP)
+    keep = (~dup).scatter(kp, True)
+    contacts = df.filter(keep).select(columns)
+    where = (keep.cum_sum().gather(kp) - 1).cast(pl.Int64)  # kept rows are in __kp order
+    changed = [c for c in columns if c not in KEPT_COLUMNS]
+    contacts = contacts.with_columns(
+        _scattered(contacts.get_column(c), where, merged.get_column(c)) for c in changed
+    )
+    return contacts, where
+
+
+def _with_custom(
+    contacts: pl.DataFrame, where: pl.Series, kp: pl.Series, custom: pl.DataFrame
+) -> pl.DataFrame:
+    """`contacts` with the key-by-key custom fields of `_merge_custom` where it has them
+    (`where` the contacts' rows of the merged contacts `kp`)."""
+    at = pl.DataFrame({"__at": where, _KP: kp}).join(
+        custom, on=_KP, how="inner", maintain_order="left"
     )
     if at.is_empty():
-        return contacts.drop(_KP)
+        return contacts
     merged = contacts.get_column("custom_fields").scatter(
         at.get_column("__at"), at.get_column("custom_fields")
     )
-    return contacts.drop(_KP).with_columns(merged)
+    return contacts.with_columns(merged)
 
 
 def _duplicates(multi: pl.DataFrame, raw_col: str) -> pl.DataFrame:
@@ -750,9 +783,8 @@ def contacts_merged(frame: pl.DataFrame, file_order: dict[str, int], rules: Merg
             merged = _merge_groups(multi, ordered, columns)
             duplicates = _duplicates(multi, raw_col)
             possible = no_possible if rules.merge_possible else _possible(df, rules)
-            singles = df.filter(~dup).select(_POS, pl.lit(None, pl.Int64).alias(_KP), *columns)
-            contacts = pl.concat([singles, merged]).sort(_POS).drop(_POS)
-            contacts = _with_custom(contacts, custom.result())
+            contacts, where = _assembled(df, dup, merged, columns)
+            contacts = _with_custom(contacts, where, merged.get_column(_KP), custom.result())
     return Merged(
         contacts=contacts,
         duplicates=duplicates,

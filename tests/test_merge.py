@@ -883,3 +883,23 @@ def test_property_equals_the_merge_it_replaced(records, merge_possible, in_order
     ]:
         assert a.schema == b.schema
         assert a.to_dicts() == b.to_dicts()
+
+
+def test_extra_nested_columns_take_the_most_recent_value():
+    from merge_reference import contacts_merged as reference
+
+    f = frame(
+        row("a.csv", 2, "x@example.com", last_changed=t(1)),
+        row("a.csv", 3, "y@example.com"),
+        row("a.csv", 4, "x@example.com", last_changed=t(5)),
+        row("a.csv", 5, "x@example.com", last_changed=t(9)),
+    ).with_columns(
+        pl.Series("ids", [[1], [2], [3, 4], None], dtype=pl.List(pl.Int64)),
+        pl.Series("meta", [{"a": 1}, {"a": 2}, {"a": 3}, None]),
+    )
+    got = contacts_merged(f, {"a.csv": 0}, DEFAULT)
+    assert got.contacts.select("email_key", "ids", "meta").rows() == [
+        ("x@example.com", [3, 4], {"a": 3}),  # the latest non-null: row 4's, not row 5's null
+        ("y@example.com", [2], {"a": 2}),
+    ]
+    assert got.contacts.to_dicts() == reference(f, {"a.csv": 0}, DEFAULT).contacts.to_dicts()
