@@ -6,6 +6,16 @@ cell before pre-cleaning) and merges the rows that share `email_key`, across
 files and within each. Everything is polars (sorts, group_by/agg, joins, list
 and string expressions); there is no per-row Python.
 
+How it stays fast (issue 6: merging 1M rows takes no longer than their ingest):
+the contacts with one record (most of a list) pass through untouched; only the
+records of the others are aggregated, grouped by their kept row's position (an
+integer) and sorted once by recency. Custom-field objects are merged key by key
+only for contacts whose records carry different objects; flat compact objects
+whose strings hold no comma are cut at their commas, the rest tokenized. That
+merge runs in a second thread beside the other fields, duplicates.csv and the
+possible duplicates (polars releases the GIL). tests/merge_reference.py keeps the
+straightforward implementation this replaced; a property test checks both agree.
+
 Order of records
 ----------------
 * **Input order** (which row represents the contact): the file's position on
@@ -85,6 +95,7 @@ is empty.
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -307,7 +318,8 @@ class Merged:
         }
 
 
-_POS, _REC, _KEY, _SRANK, _FILE = "__pos", "__rec", "__key", "__srank", "__file"
+_POS, _KP, _KEY, _SRANK, _FILE = "__pos", "__kp", "__key", "__srank", "__file"
+_ROW = "__row"  # the row's index in the frame as given (the last recency tie-break)
 
 # JSON tokens as fields._TOKEN reads them. A flat compact object has only string or
 # scalar values and no whitespace: `{"a":"x","b":1}`.
@@ -316,25 +328,34 @@ _JSON_SCALAR = r'[^\s{}\[\]:,"]+'
 _FLAT_MEMBER = f"{_JSON_STRING}:(?:{_JSON_STRING}|{_JSON_SCALAR})"
 _FLAT_OBJECT = f"^\\{{(?:{_FLAT_MEMBER}(?:,{_FLAT_MEMBER})*)?\\}}$"
 _FLAT_TOKEN = f"{_JSON_STRING}|{_JSON_SCALAR}"
+# A simple object: flat and compact, its strings hold no `,`, `"`, backslash or control
+# character and its keys are printable ASCII, so its members are the pieces between
+# commas and a key's text is the JSON-decoded name itself: `{"plan":"pro","n":1}`.
+_SIMPLE_STRING = r'"[^"\\,\x00-\x1f]*"'
+_SIMPLE_KEY = r'"[\x20-\x7e&&[^"\\,]]*"'
+_SIMPLE_MEMBER = f"{_SIMPLE_KEY}:(?:{_SIMPLE_STRING}|{_JSON_SCALAR})"
+_SIMPLE_OBJECT = f"^\\{{(?:{_SIMPLE_MEMBER}(?:,{_SIMPLE_MEMBER})*)?\\}}$"
 
 
-def canonical_keys(email_key: pl.Series, providers: tuple[Provider, ...]) -> pl.Series:
-    """The provider-canonical form of each `email_key`: Gmail dots dropped, `googlemail.com`
-    as `gmail.com`, a `+tag` dropped, per `providers`; other addresses (and quoted local
-    parts) unchanged. Only the addresses at a listed domain are worked on."""
-    out = email_key.alias("canonical_key")
+def _provider_rows(email_key: pl.Series, providers: tuple[Provider, ...]) -> pl.DataFrame:
+    """`__r` (the row in `email_key`) and `v` (its canonical key) for the addresses at
+    a domain of `providers`, the only ones whose canonical key can differ."""
     by_domain = {d: p for p in providers for d in p.domains}
+    empty = pl.DataFrame(schema={"__r": pl.UInt32, "v": pl.String})
     if not by_domain or email_key.is_empty():
-        return out
+        return empty
     k = pl.col("k")
+    # The domain is what follows the last `@`: a key ends with `@domain` exactly when
+    # the text after its last `@` is `domain`.
+    at_provider = k.str.contains("@(?:" + "|".join(map(re.escape, by_domain)) + ")$")
     work = (
         email_key.to_frame("k")
         .with_row_index("__r")
+        .filter(at_provider.fill_null(False))
         .with_columns(k.str.split("@").list.last().alias("d"))
-        .filter(pl.col("d").is_in(list(by_domain)) & k.str.contains("@", literal=True))
     )
     if work.is_empty():
-        return out
+        return empty
     d = pl.col("d")
     local = k.str.slice(0, k.str.len_chars() - d.str.len_chars() - 1)
     sep = d.replace_strict({x: p.subaddress_separator for x, p in by_domain.items()})
@@ -350,7 +371,17 @@ def canonical_keys(email_key: pl.Series, providers: tuple[Provider, ...]) -> pl.
     key = (
         pl.when(local.str.starts_with('"')).then(k).otherwise(pl.concat_str(new, pl.lit("@"), dom))
     )
-    done = work.select("__r", key.alias("v"))
+    return work.select("__r", key.alias("v"))
+
+
+def canonical_keys(email_key: pl.Series, providers: tuple[Provider, ...]) -> pl.Series:
+    """The provider-canonical form of each `email_key`: Gmail dots dropped, `googlemail.com`
+    as `gmail.com`, a `+tag` dropped, per `providers`; other addresses (and quoted local
+    parts) unchanged. Only the addresses at a listed domain are worked on."""
+    out = email_key.alias("canonical_key")
+    done = _provider_rows(email_key, providers)
+    if done.is_empty():
+        return out
     return out.scatter(done["__r"], done["v"])
 
 
@@ -370,19 +401,28 @@ def _ws_cleaned(e: pl.Expr) -> pl.Expr:
     )
 
 
+def _in_input_order(df: pl.DataFrame) -> bool:
+    """Whether the rows already are in input order: file position, then `source_row`."""
+    if df.height < 2 or df.get_column("source_row").null_count():
+        return df.height < 2
+    f, r = pl.col(_FILE), pl.col("source_row")
+    ordered = (f.diff() > 0) | ((f.diff() == 0) & (r.diff() >= 0))
+    return bool(df.select(ordered.fill_null(True).all()).item())
+
+
 def _merge_tags(multi: pl.DataFrame) -> pl.DataFrame:
-    """__key -> tags: the union, first spelling and first-seen order."""
+    """__kp -> tags: the union, first spelling and first-seen order."""
     return (
         multi.lazy()
-        .select(_KEY, _POS, "tags")
+        .select(_KP, _POS, "tags")
         .drop_nulls("tags")
         .with_columns(pl.int_ranges(pl.col("tags").list.len()).alias("__t"))
         .explode("tags", "__t")
         .drop_nulls("tags")
-        .sort(_KEY, _POS, "__t")
+        .sort(_POS, "__t")
         .with_columns(pl.col("tags").str.to_lowercase().alias("__low"))
-        .unique([_KEY, "__low"], keep="first", maintain_order=True)
-        .group_by(_KEY, maintain_order=True)
+        .unique([_KP, "__low"], keep="first", maintain_order=True)
+        .group_by(_KP)
         .agg(pl.col("tags"))
         .collect()
     )
@@ -420,133 +460,219 @@ def _object_members(frame: pl.DataFrame, column: str) -> pl.DataFrame:
     return pl.concat([out, other.cast(out.schema)]).sort(_I, "m")
 
 
-def _merge_custom(multi: pl.DataFrame) -> pl.DataFrame:
-    """__key -> custom_fields for the contacts whose records carry different objects.
+def _named_members(frame: pl.DataFrame) -> pl.DataFrame:
+    """The members of the objects in `frame["custom_fields"]` that have a value (a JSON
+    null is none): `__i`, `m`, `name` (`"` and the JSON-decoded key, one string per
+    name; null when the key cannot be decoded) and `text` (the member as written),
+    ordered by `__i` then `m`.
 
-    Each (contact, key name) takes the member text of its most recent record with a
-    non-null value; the keys are listed in first-seen order (input order, then the
-    order inside the object). Group and key names are integer ids here, so the
-    million-member case is a handful of integer sorts and hash passes."""
+    Simple objects are cut at their commas; the rest go through `_object_members`."""
+    s = pl.col("custom_fields")
+    simple = frame.select(s.str.contains(_SIMPLE_OBJECT).fill_null(False)).to_series()
+    text = pl.col("text")
+    # `"name":value`: the first `":` closes the key (keys hold no `"`), and the key is
+    # ASCII, so its byte offset is its character offset
+    name = text.str.head(text.str.find('":', literal=True))
+    out = (
+        frame.filter(simple)
+        .lazy()
+        .select(_I, s.str.strip_prefix("{").str.strip_suffix("}").str.split(",").alias("text"))
+        .with_columns(pl.int_ranges(text.list.len(), dtype=pl.Int32).alias("m"))
+        .explode("text", "m")
+        .filter((text != "") & ~text.str.ends_with('":null'))  # `{}`; a null value
+        .select(_I, "m", name.alias("name"), "text")
+        .collect()
+    )
+    if simple.all():
+        return out
+    other = _object_members(frame.filter(~simple), "custom_fields").filter(
+        pl.col("value") != "null"
+    )
+    tokens = other.select(pl.col("key").unique())  # decoded once per distinct token
+    decoded = pl.lit('"') + _json_decode_string(pl.col("key"))
+    names = tokens.select("key", decoded.alias("name"))
+    other = other.join(names, on="key", how="left", nulls_equal=True, maintain_order="left").select(
+        _I, "m", "name", "text"
+    )
+    out = pl.concat([out, other.cast(out.schema)])
+    width = int(out.get_column("m").max() or 0) + 1
+    return out.sort(pl.col(_I) * width + pl.col("m"))  # one integer key sorts fastest
+
+
+def _merge_custom(ordered: pl.DataFrame) -> pl.DataFrame:
+    """__kp -> custom_fields for the contacts whose records carry different objects.
+
+    `ordered` holds the records of each contact least recent first. Each (contact, key
+    name) takes the member text of its most recent record with a non-null value; the
+    keys are listed in first-seen order (input order, then the order inside the
+    object). A key name that cannot be decoded counts as one name."""
     cf = pl.col("custom_fields")
-    need = multi.filter(cf.is_not_null() & (cf.drop_nulls().n_unique().over(_KEY) > 1))
+    need = ordered.filter(cf.is_not_null() & (cf.drop_nulls().n_unique().over(_KP) > 1))
     if need.is_empty():
-        return pl.DataFrame(schema={_KEY: pl.String, "custom_fields": pl.String})
-    # Most recent last: a member later in this order is more recent (then later in its object).
-    rows = (
-        need.select(_KEY, _POS, _REC, cf)
-        .sort(_REC)
-        .with_columns(
-            pl.int_range(pl.len(), dtype=pl.Int64).alias(_I),
-            pl.col(_KEY).rank("dense").cast(pl.Int64).alias("__g"),
-        )
-    )
-    members = _object_members(rows.select(_I, "custom_fields"), "custom_fields").filter(
-        pl.col("value") != "null"  # a JSON null is no value
-    )
-    # Key names (JSON-decoded key tokens) as dense ids, decoded once per distinct token.
-    tokens = members.select(pl.col("key").unique())
-    names = tokens.with_columns(_json_decode_string(pl.col("key")).alias("__name")).with_columns(
-        pl.col("__name").rank("dense").fill_null(0).cast(pl.Int64).alias("__n")
-    )
-    n_names = names.height + 1
+        return pl.DataFrame(schema={_KP: pl.Int64, "custom_fields": pl.String})
+    rows = need.select(_KP, _POS, cf)
+    members = _named_members(rows.select(pl.int_range(pl.len(), dtype=pl.Int64).alias(_I), cf))
     width = int(members.get_column("m").max() or 0) + 1
+    index = members.get_column(_I)
+    # (contact, name) as one integer where it fits: names as dense ids (null is one id)
+    names = members.select(pl.col("name").unique()).with_row_index("__n")
     members = members.join(
-        names.select("key", "__n"), on="key", how="left", nulls_equal=True, maintain_order="left"
+        names, on="name", how="left", nulls_equal=True, maintain_order="left"
     ).with_columns(
-        pl.col("__n").fill_null(0),
-        rows.get_column("__g").gather(members.get_column(_I)).alias("__g"),
-        rows.get_column(_POS).gather(members.get_column(_I)).alias(_POS),
+        rows.get_column(_KP).gather(index).alias(_KP),
+        (rows.get_column(_POS).gather(index) * width + pl.col("m")).alias("__pm"),
     )
-    member_key = pl.col("__g") * n_names + pl.col("__n")  # one id per (contact, key name)
-    members = members.with_columns(member_key.alias("__gk"))
-    winners = members.filter(pl.col("__gk").is_last_distinct()).select("__gk", "text")
-    first_seen = (
-        members.select("__g", "__gk", (pl.col(_POS) * width + pl.col("m")).alias("__pm"))
-        .sort("__pm")
-        .filter(pl.col("__gk").is_first_distinct())
+    if (int(rows.get_column(_KP).max() or 0) + 1) * (names.height + 1) < 2**62:
+        gk = [(pl.col(_KP) * names.height + pl.col("__n").cast(pl.Int64)).alias("__gk")]
+    else:
+        gk = [_KP, "__n"]
+    # Per (contact, name): the text of the most recent member (group_by keeps the row
+    # order inside each group) and where the name was first seen.
+    named = members.group_by(gk).agg(
+        pl.col(_KP).first(), pl.col("text").last(), pl.col("__pm").min()
     )
+    # Then each contact's names in first-seen order: sorted by (__kp, __pm), as one integer
+    # when it fits, so the last group_by runs over contiguous, flagged-sorted groups.
+    span = int(named.get_column("__pm").max() or 0) + 1
+    if (int(named.get_column(_KP).max() or 0) + 1) * span < 2**62:
+        named = named.sort(pl.col(_KP) * span + pl.col("__pm"))
+    else:
+        named = named.sort(_KP, "__pm")
     merged = (
-        first_seen.join(winners, on="__gk", how="left", maintain_order="left")
-        .group_by("__g", maintain_order=True)
+        named.with_columns(pl.col(_KP).set_sorted())
+        .group_by(_KP)
         .agg(pl.col("text"))
         .select(
-            "__g",
+            _KP,
             pl.concat_str(pl.lit("{"), pl.col("text").list.join(","), pl.lit("}")).alias(
                 "custom_fields"
             ),
         )
     )
-    # Every record's object had only null values: no custom fields at all.
-    keys = rows.select(_KEY, "__g").unique("__g")
-    return keys.join(merged, on="__g", how="left").select(_KEY, "custom_fields")
+    # A contact whose records' objects had only null values has no custom fields at all.
+    keys = rows.select(pl.col(_KP).unique(maintain_order=True))
+    return keys.join(merged, on=_KP, how="left", maintain_order="left")
 
 
-def _merge_groups(multi: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
-    """One row per __key of `multi` (the rows of keys with 2+ records), columns as input."""
-    multi = multi.sort(_KEY, _REC)  # group_by keeps this order inside each group
-    win = pl.col(_SRANK) == pl.col(_SRANK).min()
+def _recency_ordered(multi: pl.DataFrame) -> pl.DataFrame:
+    """`multi` by contact (`__kp`), least recent record first inside each: by
+    (last_changed, created_at, file position, source_row, frame row), a missing time
+    first (least recent). group_by keeps this order inside each group."""
+    return multi.sort(_KP, "last_changed", "created_at", _FILE, "source_row", _ROW)
+
+
+def _merge_groups(multi: pl.DataFrame, ordered: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    """One row per contact of `multi` (the records, in input order, of the contacts with
+    2+ records, `__kp` the kept row's position; `ordered` the same records by
+    `_recency_ordered`), `__kp` and the columns as input, in input order.
+    `custom_fields` is the most recent object here; `_with_custom` merges them key by key."""
+    srank = pl.col(_SRANK)
+    win = srank == srank.min().over(_KP)  # the records holding the winning status
+    ordered = ordered.with_columns(
+        pl.when(win).then(pl.col("status_reason")).alias("__reason"),
+        pl.when(win).then(pl.col("status_changed_at")).alias("__changed"),
+        pl.when(pl.col("phone").is_not_null())
+        .then(pl.struct("phone", "phone_valid"))
+        .alias("__ph"),
+    )
     special = {"status", "status_reason", "status_changed_at", "created_at", "last_changed"}
     special |= {"phone", "phone_valid", "tags", "custom_fields", *KEPT_COLUMNS}
     aggs: list[pl.Expr] = [
-        pl.col(_POS).min(),
-        pl.col("status").sort_by(_SRANK).first(),
-        pl.col("status_reason").filter(win).drop_nulls().last(),
-        pl.col("status_changed_at").filter(win).drop_nulls().last(),
+        # a null status sorts first, as a missing rank would
+        pl.col("status").get(srank.fill_null(-1).arg_min()),
+        pl.col("__reason").last(ignore_nulls=True).alias("status_reason"),
+        pl.col("__changed").last(ignore_nulls=True).alias("status_changed_at"),
         pl.col("created_at").min(),
         pl.col("last_changed").max(),
-        pl.struct("phone", "phone_valid")
-        .filter(pl.col("phone").is_not_null())
-        .last()
-        .alias("__ph"),
-        pl.col("custom_fields").drop_nulls().last(),
+        pl.col("__ph").last(ignore_nulls=True),
+        pl.col("custom_fields").last(ignore_nulls=True),
     ]
-    aggs += [pl.col(c).drop_nulls().last() for c in columns if c not in special and c != _KEY]
-    merged = (
-        multi.group_by(_KEY)
-        .agg(aggs)
-        .with_columns(
+    aggs += [pl.col(c).last(ignore_nulls=True) for c in columns if c not in special]
+    # group_by keeps the groups in order of appearance: __kp ascending, input order
+    merged = ordered.group_by(_KP, maintain_order=True).agg(aggs)
+    kept = multi.filter(pl.col(_POS) == pl.col(_KP)).select(
+        *[c for c in KEPT_COLUMNS if c in multi.columns]
+    )  # input order too: one row per contact, aligned with `merged`
+    return (
+        merged.with_columns(
             pl.col("__ph").struct.field("phone"), pl.col("__ph").struct.field("phone_valid")
         )
+        .drop("__ph")
+        .hstack(kept)
+        .join(_merge_tags(multi), on=_KP, how="left", maintain_order="left")
+        .select(_KP, *columns)
     )
-    kept = multi.filter(pl.col(_POS) == pl.col(_POS).min().over(_KEY)).select(
-        _KEY, *[c for c in KEPT_COLUMNS if c in multi.columns]
+
+
+def _scattered(s: pl.Series, where: pl.Series, values: pl.Series) -> pl.Series:
+    """`s` with `values` at the rows `where` (ascending, unique)."""
+    if not s.dtype.is_nested():
+        return s.scatter(where, values)
+    # polars scatters no nested type: gather each row's value, null for the rows kept
+    index = pl.repeat(None, len(s), dtype=pl.Int64, eager=True).scatter(
+        where, pl.int_range(len(values), dtype=pl.Int64, eager=True)
     )
-    tags = _merge_tags(multi)
-    custom = _merge_custom(multi).with_columns(pl.lit(True).alias("__has"))
-    return (
-        merged.drop("__ph")
-        .join(kept, on=_KEY, how="left")
-        .join(tags, on=_KEY, how="left")
-        .join(custom, on=_KEY, how="left", suffix="__m")
-        .with_columns(
-            pl.when(pl.col("__has"))
-            .then(pl.col("custom_fields__m"))
-            .otherwise(pl.col("custom_fields"))
-            .alias("custom_fields")
-        )
-        .select(_POS, *columns)
+    return pl.select(
+        pl.when(index.is_not_null()).then(values.gather(index)).otherwise(s).alias(s.name)
+    ).to_series()
+
+
+def _assembled(
+    df: pl.DataFrame, dup: pl.Series, merged: pl.DataFrame, columns: list[str]
+) -> tuple[pl.DataFrame, pl.Series]:
+    """The contacts in input order, and the row of each of `merged`'s in them.
+
+    `df` is every record in input order (its position is its row), `dup` marks the
+    records of the contacts with 2+ records, `merged` (`_merge_groups`) has one row
+    per such contact, `__kp` ascending. The contacts are the records that are not in
+    `dup` plus the kept rows, taken by one filter; the merged contacts' fields then
+    replace the kept rows' (the kept row's own columns, KEPT_COLUMNS, stay)."""
+    kp = merged.get_column(_KP)
+    keep = (~dup).scatter(kp, True)
+    contacts = df.filter(keep).select(columns)
+    where = (keep.cum_sum().gather(kp) - 1).cast(pl.Int64)  # kept rows are in __kp order
+    changed = [c for c in columns if c not in KEPT_COLUMNS]
+    contacts = contacts.with_columns(
+        _scattered(contacts.get_column(c), where, merged.get_column(c)) for c in changed
     )
+    return contacts, where
+
+
+def _with_custom(
+    contacts: pl.DataFrame, where: pl.Series, kp: pl.Series, custom: pl.DataFrame
+) -> pl.DataFrame:
+    """`contacts` with the key-by-key custom fields of `_merge_custom` where it has them
+    (`where` the contacts' rows of the merged contacts `kp`)."""
+    at = pl.DataFrame({"__at": where, _KP: kp}).join(
+        custom, on=_KP, how="inner", maintain_order="left"
+    )
+    if at.is_empty():
+        return contacts
+    merged = contacts.get_column("custom_fields").scatter(
+        at.get_column("__at"), at.get_column("custom_fields")
+    )
+    return contacts.with_columns(merged)
 
 
 def _duplicates(multi: pl.DataFrame, raw_col: str) -> pl.DataFrame:
-    kept_pos = pl.col(_POS) == pl.col(_POS).min().over(_KEY)
+    """duplicates.csv: `multi` in input order, so the merged-away rows are too."""
+    kept_pos = pl.col(_POS) == pl.col(_KP)
     fields = [c for c in CONFLICT_FIELDS if c in multi.columns]
-    base = multi.select(_KEY, _POS, "email_key", "source_file", "source_row", raw_col, *fields)
-    kept = base.filter(kept_pos).rename({c: f"{c}__k" for c in base.columns if c != _KEY})
-    away = base.filter(~kept_pos).join(kept, on=_KEY, how="left")
+    base = multi.select(_KP, _POS, "email_key", "source_file", "source_row", raw_col, *fields)
+    kept = base.filter(kept_pos).rename({c: f"{c}__k" for c in base.columns if c != _KP})
+    away = base.filter(~kept_pos).join(kept, on=_KP, how="left", maintain_order="left")
 
-    def norm(c: str, suffix: str) -> pl.Expr:
-        e = pl.col(c + suffix)
-        if c == "tags":
-            return e.list.eval(pl.element().str.to_lowercase()).list.unique().list.sort()
-        return e
+    def different(c: str) -> pl.Expr:
+        a, b = pl.col(c), pl.col(f"{c}__k")
+        if c == "tags":  # as sets, ignoring case
+            low = pl.element().str.to_lowercase()
+            return a.list.eval(low).list.set_symmetric_difference(b.list.eval(low)).list.len() > 0
+        return a != b
 
     differs = [
-        pl.when(
-            pl.col(c).is_not_null()
-            & pl.col(f"{c}__k").is_not_null()
-            & (norm(c, "") != norm(c, "__k"))
-        ).then(pl.lit(c))
+        pl.when(pl.col(c).is_not_null() & pl.col(f"{c}__k").is_not_null() & different(c)).then(
+            pl.lit(c)
+        )
         for c in fields
     ]
     a, b = pl.col(f"{raw_col}__k"), pl.col(raw_col)
@@ -561,31 +687,35 @@ def _duplicates(multi: pl.DataFrame, raw_col: str) -> pl.DataFrame:
         .then(pl.lit("whitespace"))
         .otherwise(pl.lit("pre-cleaned"))
     )
-    return (
-        away.sort(_POS)
-        .select(
-            pl.col("email_key"),
-            pl.col("source_file__k").alias("kept_source_file"),
-            pl.col("source_row__k").cast(pl.Int64).alias("kept_row"),
-            pl.col("source_file"),
-            pl.col("source_row").cast(pl.Int64).alias("row"),
-            match.alias("match"),
-            (pl.concat_str(differs, separator=";", ignore_nulls=True) if differs else pl.lit(""))
-            .fill_null("")
-            .alias("conflicts"),
-        )
-        .cast(DUPLICATES_SCHEMA)
-    )
-
-
-def _possible(contacts: pl.DataFrame, rules: MergeRules) -> pl.DataFrame:
-    ck = contacts.select(
-        _POS,
-        "email_key",
-        "source_file",
+    return away.select(
+        pl.col("email_key"),
+        pl.col("source_file__k").alias("kept_source_file"),
+        pl.col("source_row__k").cast(pl.Int64).alias("kept_row"),
+        pl.col("source_file"),
         pl.col("source_row").cast(pl.Int64).alias("row"),
-    ).with_columns(canonical_keys(contacts["email_key"], rules.providers))
-    grouped = ck.filter(pl.col("canonical_key").is_duplicated())
+        match.alias("match"),
+        (pl.concat_str(differs, separator=";", ignore_nulls=True) if differs else pl.lit(""))
+        .fill_null("")
+        .alias("conflicts"),
+    ).cast(DUPLICATES_SCHEMA)
+
+
+def _possible(df: pl.DataFrame, rules: MergeRules) -> pl.DataFrame:
+    """Possible duplicates among the contacts, from `df` (every record, in input order,
+    position `__pos`): a contact is its key's first record. Only addresses at a
+    provider's domain can share a canonical key with another address (a canonical key is
+    always at such a domain), so only those records are looked at."""
+    work = _provider_rows(df.get_column("email_key"), rules.providers)
+    if work.is_empty():
+        return pl.DataFrame(schema=POSSIBLE_SCHEMA)
+    rows = (
+        df.select(
+            _POS, "email_key", "source_file", pl.col("source_row").cast(pl.Int64).alias("row")
+        )[work.get_column("__r")]
+        .with_columns(work.get_column("v").alias("canonical_key"))
+        .filter(pl.col("email_key").is_first_distinct())
+    )
+    grouped = rows.filter(pl.col("canonical_key").is_duplicated())
     if grouped.is_empty():
         return pl.DataFrame(schema=POSSIBLE_SCHEMA)
     return (
@@ -604,7 +734,10 @@ def contacts_merged(frame: pl.DataFrame, file_order: dict[str, int], rules: Merg
     `status`, ... ) and optionally `email_input`, the raw email cell, used only for
     the duplicates' `match` (without it `email` is compared). `file_order` maps each
     `source_file` to its position on the command line. The contacts have the
-    input's columns without `email_input`, in input order of their kept rows."""
+    input's columns without `email_input`, in input order of their kept rows.
+
+    Only the records of contacts with 2+ records (a tenth or so of a typical list)
+    are aggregated; the others pass through as they are."""
     raw_col = "email_input" if "email_input" in frame.columns else "email"
     columns = [c for c in frame.columns if c != "email_input"]
     unknown = set(frame.get_column("source_file").unique().drop_nulls()) - set(file_order)
@@ -613,44 +746,47 @@ def contacts_merged(frame: pl.DataFrame, file_order: dict[str, int], rules: Merg
     rank = {s: i for i, s in enumerate(rules.status_precedence)}
     df = frame.with_columns(
         pl.col("source_file").replace_strict(file_order, return_dtype=pl.Int64).alias(_FILE),
-        pl.int_range(pl.len(), dtype=pl.Int64).alias("__i"),
+        pl.int_range(pl.len(), dtype=pl.Int64).alias(_ROW),
     )
-    df = df.with_columns(
-        pl.arg_sort_by(_FILE, "source_row", "__i").arg_sort().cast(pl.Int64).alias(_POS),
-        pl.col("status")
-        .replace_strict(rank, default=len(rank), return_dtype=pl.Int32)
-        .alias(_SRANK),
-    )
-    df = df.with_columns(
-        # a missing time sorts first: least recent
-        pl.arg_sort_by("last_changed", "created_at", _FILE, "source_row", "__i")
-        .arg_sort()
-        .cast(pl.Int64)
-        .alias(_REC)
-    )
+    if not _in_input_order(df):
+        df = df.sort(_FILE, "source_row", _ROW)
+    df = df.with_columns(pl.int_range(pl.len(), dtype=pl.Int64).alias(_POS))
     key = pl.col("email_key")
     if rules.merge_possible:
         key = pl.lit(canonical_keys(df["email_key"], rules.providers))
-    # a row without a key is its own contact
-    key = pl.coalesce(key, pl.format("\x00{}", pl.col("__i")))
+    if rules.merge_possible or df.get_column("email_key").null_count():
+        # a row without a key is its own contact
+        key = pl.coalesce(key, pl.format("\x00{}", pl.col(_ROW)))
     df = df.with_columns(key.alias(_KEY))
-    dup = df.get_column(_KEY).is_duplicated()
-    singles = df.filter(~dup).select(_POS, *columns)
+    dup = df.select(pl.len().over(_KEY) > 1).to_series()
     multi = df.filter(dup)
-    # blank text is no value: it neither wins a field nor conflicts (singles stay as given)
-    multi = multi.with_columns(_blank_to_null(multi, [c for c in columns if c not in KEPT_COLUMNS]))
+    no_possible = pl.DataFrame(schema=POSSIBLE_SCHEMA)
     if multi.is_empty():
-        contacts = singles
+        contacts = df.select(columns)
         duplicates = pl.DataFrame(schema=DUPLICATES_SCHEMA)
+        possible = no_possible if rules.merge_possible else _possible(df, rules)
     else:
-        contacts = pl.concat([singles, _merge_groups(multi, columns)], how="vertical")
-        duplicates = _duplicates(multi, raw_col)
-    contacts = contacts.sort(_POS)
-    possible = (
-        pl.DataFrame(schema=POSSIBLE_SCHEMA) if rules.merge_possible else _possible(contacts, rules)
-    )
+        # blank text is no value: it neither wins a field nor conflicts (singles stay as given)
+        blanks = _blank_to_null(multi, [c for c in columns if c not in KEPT_COLUMNS])
+        multi = multi.with_columns(
+            *blanks,
+            pl.col(_POS).min().over(_KEY).alias(_KP),  # the kept row: first in input order
+            pl.col("status")
+            .replace_strict(rank, default=len(rank), return_dtype=pl.Int32)
+            .alias(_SRANK),
+        )
+        ordered = _recency_ordered(multi)
+        # The custom fields, the heaviest part, are merged in a second thread beside the
+        # rest (polars releases the GIL, so both cores work) and set in last.
+        with ThreadPoolExecutor(1, thread_name_prefix="listhygiene-merge") as pool:
+            custom = pool.submit(_merge_custom, ordered)
+            merged = _merge_groups(multi, ordered, columns)
+            duplicates = _duplicates(multi, raw_col)
+            possible = no_possible if rules.merge_possible else _possible(df, rules)
+            contacts, where = _assembled(df, dup, merged, columns)
+            contacts = _with_custom(contacts, where, merged.get_column(_KP), custom.result())
     return Merged(
-        contacts=contacts.drop(_POS),
+        contacts=contacts,
         duplicates=duplicates,
         possible_duplicates=possible,
         input_rows=frame.height,

@@ -718,3 +718,188 @@ def test_object_members_fast_path_equals_the_generic_tokenizer(texts):
     got = _object_members(frame, "custom_fields")
     assert got.schema == want.schema
     assert got.to_dicts() == want.to_dicts()
+
+
+# ----------------------------------------------------------------- the fast paths
+# contacts_merged aggregates only the contacts with 2+ records, cuts simple custom-field
+# objects at their commas and takes an input already in input order as it is. These
+# tests pin each path; the property test below checks the whole merge against the
+# implementation it replaced (tests/merge_reference.py), value for value.
+
+
+def test_singletons_pass_through_untouched_blanks_included():
+    m = merge(
+        row("a.csv", 2, "x@example.com", first_name="  ", company="", custom_fields="{}"),
+        row("a.csv", 3, "y@example.com", first_name="Y"),
+        row("a.csv", 4, "y@example.com", first_name=" ", company="Acme", tags=["a"]),
+        row("a.csv", 5, "z@example.com", tags=[], custom_fields='{"k":null}'),
+    )
+    got = m.contacts.select("email_key", "first_name", "company", "tags", "custom_fields")
+    assert got.rows() == [
+        ("x@example.com", "  ", "", None, "{}"),  # a single record is never cleaned up
+        ("y@example.com", "Y", "Acme", ["a"], None),  # blanks lose only inside a group
+        ("z@example.com", None, None, [], '{"k":null}'),
+    ]
+
+
+def test_frame_order_differs_from_input_order():
+    f = frame(
+        row("b.csv", 2, "x@example.com", first_name="B2"),
+        row("a.csv", 9, "y@example.com"),
+        row("a.csv", 3, "x@example.com", first_name="A3"),
+        row("b.csv", 1, "z@example.com"),
+    )
+    m = contacts_merged(f, {"a.csv": 0, "b.csv": 1}, DEFAULT)
+    assert m.contacts.select("email_key", "source_file", "source_row").rows() == [
+        ("x@example.com", "a.csv", 3),
+        ("y@example.com", "a.csv", 9),
+        ("z@example.com", "b.csv", 1),
+    ]
+    assert (
+        one(
+            merge(
+                row("a.csv", 3, "x@example.com", first_name="A3"),
+                row("b.csv", 2, "x@example.com", first_name="B2"),
+            )
+        )["first_name"]
+        == "B2"
+    )
+    assert m.contacts["first_name"].to_list() == ["B2", None, None]
+    assert m.duplicates.select("kept_row", "source_file", "row").rows() == [(3, "b.csv", 2)]
+
+
+def test_custom_fields_collide_key_by_key_across_simple_and_other_objects():
+    m = merge(
+        # a simple object (cut at its commas)
+        row(
+            "a.csv", 2, "x@example.com", custom_fields='{"a":"1","b":"2","c":3}', last_changed=t(3)
+        ),
+        # not simple: a comma inside a value, an escaped key that decodes to "a", a null
+        row(
+            "a.csv",
+            3,
+            "x@example.com",
+            custom_fields='{"d":"x, y","\\u0061":"9","b":null}',
+            last_changed=t(5),
+        ),
+        # simple again, the most recent: wins "c", adds "e"; a JSON null never wins
+        row(
+            "a.csv",
+            4,
+            "x@example.com",
+            custom_fields='{"e":true,"c":4,"d":null}',
+            last_changed=t(7),
+        ),
+    )
+    got = one(m)["custom_fields"]
+    # keys in first-seen order (a, b, c from row 2; d from row 3; e from row 4), each
+    # from the most recent record that has a value for it, written as that record wrote it
+    assert got == '{"\\u0061":"9","b":"2","c":4,"d":"x, y","e":true}'
+    assert json.loads(got) == {"a": "9", "b": "2", "c": 4, "d": "x, y", "e": True}
+
+
+def test_custom_fields_all_null_values_give_no_custom_fields():
+    m = merge(
+        row("a.csv", 2, "x@example.com", custom_fields='{"a":null}'),
+        row("a.csv", 3, "x@example.com", custom_fields='{"b":null}'),
+    )
+    assert one(m)["custom_fields"] is None
+
+
+def test_custom_fields_duplicate_key_inside_one_object_takes_its_last_value():
+    m = merge(
+        row("a.csv", 2, "x@example.com", custom_fields='{"a":"1","a":"2"}', last_changed=t(9)),
+        row("a.csv", 3, "x@example.com", custom_fields='{"b":"3"}', last_changed=t(1)),
+    )
+    assert one(m)["custom_fields"] == '{"a":"2","b":"3"}'
+
+
+def test_phone_and_its_validity_travel_together():
+    m = merge(
+        row("a.csv", 2, "x@example.com", phone="+4712345678", phone_valid=True, last_changed=t(1)),
+        row("a.csv", 3, "x@example.com", phone="123", phone_valid=False, last_changed=t(5)),
+        row("a.csv", 4, "x@example.com", phone=" ", phone_valid=None, last_changed=t(9)),
+    )
+    assert (one(m)["phone"], one(m)["phone_valid"]) == ("123", False)
+
+
+# A richer random frame than the property above: every field, blanks, ties in time,
+# files out of order, custom-field objects of every shape.
+NAMES = st.sampled_from([None, "", "  ", "A", "B", "b"])
+TIMES = st.one_of(st.none(), st.integers(1, 4).map(t))
+CUSTOM = st.one_of(
+    json_text,
+    st.sampled_from(['{"a":"1"}', '{"a":"2","b":"x, y"}', '{"b":"1","a":null}', "{}"]),
+)
+full_record = st.fixed_dictionaries(
+    {
+        "person": st.integers(0, 5),
+        "variant": st.sampled_from(VARIANTS),
+        "file": st.integers(0, 2),
+        "source_row": st.integers(2, 9),
+        "status": st.sampled_from(STATUSES),
+        "status_reason": NAMES,
+        "status_changed_at": TIMES,
+        "created_at": TIMES,
+        "last_changed": TIMES,
+        "first_name": NAMES,
+        "company": NAMES,
+        "phone": st.sampled_from([None, "", "+1", "+2"]),
+        "phone_valid": st.sampled_from([None, True, False]),
+        "tags": st.one_of(st.none(), st.lists(st.sampled_from(["VIP", "vip", "a", "B"]))),
+        "custom_fields": CUSTOM,
+        "social_profiles": st.sampled_from([None, "", '{"x":"1"}']),
+        "verdict": st.sampled_from(["valid", "risky"]),
+    }
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(full_record, min_size=1, max_size=30),
+    st.booleans(),
+    st.booleans(),
+    st.permutations([0, 1, 2]),
+)
+def test_property_equals_the_merge_it_replaced(records, merge_possible, in_order, files):
+    from merge_reference import contacts_merged as reference
+
+    rows = []
+    for n, r in enumerate(records):
+        raw = spelling(r.pop("person"), r.pop("variant"))
+        f = r.pop("file")
+        kw = {**r, "email": raw.strip(" \u00a0"), "email_key": raw.strip(" \u00a0").lower()}
+        rows.append(row(f"f{f}.csv", r.pop("source_row") if in_order else n + 2, raw, **kw))
+    if in_order:  # already in input order: the frame is taken as it is
+        rows.sort(key=lambda r: (files[int(r["source_file"][1])], r["source_row"]))
+    order = {f"f{k}.csv": files[k] for k in range(3)}
+    rules = MergeRules(merge_possible=merge_possible)
+    got, want = contacts_merged(frame(*rows), order, rules), reference(frame(*rows), order, rules)
+    assert got.counts == want.counts
+    for a, b in [
+        (got.contacts, want.contacts),
+        (got.duplicates, want.duplicates),
+        (got.possible_duplicates, want.possible_duplicates),
+    ]:
+        assert a.schema == b.schema
+        assert a.to_dicts() == b.to_dicts()
+
+
+def test_extra_nested_columns_take_the_most_recent_value():
+    from merge_reference import contacts_merged as reference
+
+    f = frame(
+        row("a.csv", 2, "x@example.com", last_changed=t(1)),
+        row("a.csv", 3, "y@example.com"),
+        row("a.csv", 4, "x@example.com", last_changed=t(5)),
+        row("a.csv", 5, "x@example.com", last_changed=t(9)),
+    ).with_columns(
+        pl.Series("ids", [[1], [2], [3, 4], None], dtype=pl.List(pl.Int64)),
+        pl.Series("meta", [{"a": 1}, {"a": 2}, {"a": 3}, None]),
+    )
+    got = contacts_merged(f, {"a.csv": 0}, DEFAULT)
+    assert got.contacts.select("email_key", "ids", "meta").rows() == [
+        ("x@example.com", [3, 4], {"a": 3}),  # the latest non-null: row 4's, not row 5's null
+        ("y@example.com", [2], {"a": 2}),
+    ]
+    assert got.contacts.to_dicts() == reference(f, {"a.csv": 0}, DEFAULT).contacts.to_dicts()
