@@ -1,0 +1,169 @@
+"""What every target's payload shares: which contacts go (SEND) or why not (WHY), the
+counts per target, the records checked against their pandera model, the limits applied,
+and import bodies batched."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandera.polars as pa
+import polars as pl
+
+from ..schemas.checks import failed_rows
+from .batches import Request, json_arrays, numbered
+from .records import Field, Limited, encode, within_limits
+from .rules import PayloadRules
+
+SEND = "__send"  # active | suppressed | null (left out, see WHY)
+WHY = "__why"
+
+
+@dataclass
+class TargetPayloads:
+    requests: list[Request] = field(default_factory=list)
+    alternatives: list[Request] = field(default_factory=list)  # same contacts, other form
+    files: list[tuple[str, bytes, int | None]] = field(default_factory=list)  # extra files
+    sent: dict[str, int] = field(default_factory=dict)  # active / suppressed -> contacts
+    left_out: dict[str, int] = field(default_factory=dict)  # reason -> contacts
+    warnings: list[pl.DataFrame] = field(default_factory=list)
+
+
+@dataclass
+class Payloads:
+    targets: dict[str, TargetPayloads]
+    warnings: pl.DataFrame
+    unique_contacts: int
+
+    def summary(self) -> dict[str, Any]:
+        out = {}
+        for name, t in self.targets.items():
+            sent = sum(t.sent.values())
+            out[name] = {
+                "requests": sum(
+                    r.contacts if r.extra.get("one_request_per_line") else 1 for r in t.requests
+                ),
+                "files": len(t.requests) + len(t.alternatives) + len(t.files),
+                "contacts_sent": sent,
+                "sent": dict(sorted(t.sent.items())),
+                "left_out": dict(sorted(t.left_out.items())),
+                "records": sum(
+                    r.contacts
+                    for r in t.requests
+                    if not set(r.extra) & {"changes_nothing", "deletes"}
+                ),
+                "warnings": int(sum(w.height for w in t.warnings)),
+                "reconciles": sent + sum(t.left_out.values()) == self.unique_contacts,
+            }
+        return out
+
+
+def counts_by(frame: pl.DataFrame, column: str) -> dict[str, int]:
+    return {str(k): int(n) for k, n in frame.group_by(column).len().iter_rows() if k is not None}
+
+
+def selection(
+    contacts: pl.DataFrame, classes: pl.DataFrame | None, rules: PayloadRules
+) -> pl.DataFrame:
+    """The contacts with SEND (what each is sent as) and WHY (why it is left out)."""
+    frame = contacts
+    if classes is not None:
+        frame = frame.join(
+            classes.select("email_key", "class", "account_id", "account_status", "changed_fields"),
+            on="email_key",
+            how="left",
+            maintain_order="left",
+        )
+    else:
+        frame = frame.with_columns(
+            pl.lit(None, pl.String).alias("class"),
+            pl.lit(None, pl.String).alias("account_id"),
+            pl.lit(None, pl.String).alias("account_status"),
+            pl.lit(None, pl.List(pl.String)).alias("changed_fields"),
+        )
+    active = pl.col("status") == "active"
+    eligible = pl.col("verdict").is_in(list(rules.verdicts))
+    why = (
+        pl.when(pl.col("class") == "unchanged")
+        .then(pl.lit("unchanged_in_account"))
+        .when(pl.col("class") == "suppressed_in_account")
+        .then(pl.lit("suppressed_in_account"))
+        .when(active & ~eligible)
+        .then(pl.format("verdict_{}", pl.col("verdict")))
+        .when(~active & pl.lit(not rules.send_suppressed))
+        .then(pl.lit("suppressed_omitted"))
+    )
+    send = pl.when(why.is_not_null()).then(None).when(active).then(pl.lit("active"))
+    return frame.with_columns(why.alias(WHY), send.otherwise(pl.lit("suppressed")).alias(SEND))
+
+
+def status_as(active_as: str, suppressed_as: str | None) -> pl.Expr:
+    """The target's spelling of our status; suppressed_as None: the contact's own status."""
+    own = pl.col("status") if suppressed_as is None else pl.lit(suppressed_as)
+    return pl.when(pl.col("status") == "active").then(pl.lit(active_as)).otherwise(own)
+
+
+def checked(model: type[pa.DataFrameModel], records: pl.DataFrame, target: str) -> None:
+    failures = failed_rows(model, records)
+    if failures.height:  # a bug in the limit code, never the input's fault
+        raise RuntimeError(
+            f"{target} payload records failed {model.__name__}: {failures.head(5).rows()}"
+        )
+
+
+def records_of(
+    frame: pl.DataFrame, fields: tuple[Field, ...], model: type[pa.DataFrameModel], target: str
+) -> pl.Series:
+    checked(model, frame.select(pl.col(f.column).alias(f.key) for f in fields), target)
+    return frame.select(encode(fields).alias("r")).get_column("r")
+
+
+def tally(t: TargetPayloads, sent: pl.DataFrame, left: pl.DataFrame, reason: str | None) -> None:
+    for k, n in counts_by(sent, SEND).items():
+        t.sent[k] = t.sent.get(k, 0) + n
+    counts = counts_by(left, WHY) if reason is None else {reason: left.height}
+    for k, n in counts.items():
+        if n:
+            t.left_out[k] = t.left_out.get(k, 0) + n
+
+
+def apply_limits(
+    frame: pl.DataFrame,
+    fields: tuple[Field, ...],
+    target: str,
+    rules: PayloadRules,
+    t: TargetPayloads,
+) -> pl.DataFrame:
+    limited = within_limits(frame, fields, target, rules.policy)
+    t.warnings.append(limited.warnings)
+    if limited.skipped:
+        t.left_out["over_limit"] = t.left_out.get("over_limit", 0) + limited.skipped
+    return limited.frame
+
+
+def object_limits(frame: pl.DataFrame, limited: Limited, t: TargetPayloads) -> pl.DataFrame:
+    t.warnings.append(limited.warnings)
+    if limited.skipped:
+        t.left_out["over_limit"] = t.left_out.get("over_limit", 0) + limited.skipped
+    return limited.frame
+
+
+def import_bodies(
+    records: pl.Series,
+    batch: int,
+    max_bytes: int,
+    stem: str,
+    path: str,
+    envelope: Callable[[str], str],
+    extra: dict[str, Any] | None = None,
+    start: int = 1,
+) -> list[Request]:
+    overhead = len(envelope("").encode())
+    out = []
+    for n, (array, count) in enumerate(json_arrays(records, batch, max_bytes, overhead), start):
+        out.append(
+            Request(numbered(stem, n, "json"), "POST", path, "application/json", count,
+                    envelope(array).encode(), dict(extra or {}))
+        )  # fmt: skip
+    return out

@@ -1,0 +1,77 @@
+"""misar-io (seed 003): one upsert body per line for `?upsert=1`, within every limit of
+the seed, and the pacing plan for 200 writes per 60 s."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import polars as pl
+
+from ..schemas.payloads import MisarIoContact
+from .batches import Request
+from .common import (
+    SEND,
+    TargetPayloads,
+    apply_limits,
+    object_limits,
+    records_of,
+    status_as,
+    tally,
+)
+from .records import Field, custom_fields_fix, objects_within_limits, social_profiles_fix
+from .rules import PayloadRules
+
+MISAR_IO_FIELDS = (
+    Field("email", "email", max_chars=254),
+    Field("firstName", "first_name", max_chars=100),
+    Field("lastName", "last_name", max_chars=100),
+    Field("phone", "phone", max_chars=50),
+    Field("company", "company", max_chars=150),
+    Field("jobTitle", "job_title", max_chars=100),
+    Field("socialProfiles", "social_profiles", "json"),
+    Field("status", "__status"),
+    Field("customFields", "custom_fields", "json"),
+    Field("source", "source", max_chars=100),
+)
+UPSERT_PATH = "/io/contacts/contacts?upsert=1"
+
+
+def misar_io(sel: pl.DataFrame, rules: PayloadRules) -> TargetPayloads:
+    t = TargetPayloads()
+    frame = sel.with_columns(status_as("subscribed", None).alias("__status"))
+    tally(t, frame.head(0), frame.filter(pl.col(SEND).is_null()), None)
+    go = apply_limits(
+        frame.filter(pl.col(SEND).is_not_null()), MISAR_IO_FIELDS, "misar-io", rules, t
+    )
+    cf = pl.col("custom_fields")
+    # cheap bound: every key is followed by `":`, so fewer than 21 of them means ≤ 20 keys
+    maybe_over = (cf.str.len_bytes() > 8192) | (cf.str.count_matches('":', literal=True) > 20)
+    go = object_limits(go, objects_within_limits(
+        go, "custom_fields", "customFields", custom_fields_fix(20, 8192), "misar-io",
+        rules.policy, "20 keys, 8192 bytes", maybe_over), t)  # fmt: skip
+    go = object_limits(go, objects_within_limits(
+        go, "social_profiles", "socialProfiles", social_profiles_fix(500), "misar-io",
+        rules.policy, "documented keys, 500 characters"), t)  # fmt: skip
+    records = records_of(go, MISAR_IO_FIELDS, MisarIoContact, "misar-io")
+    tally(t, go, go.head(0), None)
+    if records.len():
+        body = (records.str.join("\n").item() + "\n").encode()
+        t.requests.append(
+            Request("upserts.ndjson", "POST", UPSERT_PATH, "application/x-ndjson", records.len(),
+                    body, {"one_request_per_line": True})
+        )  # fmt: skip
+    windows = math.ceil(records.len() / rules.misar_io_writes)
+    plan = {
+        "requests": records.len(),
+        "method": "POST",
+        "path": UPSERT_PATH,
+        "file": "payloads/misar-io/upserts.ndjson",
+        "writes_per_window": rules.misar_io_writes,
+        "window_seconds": rules.misar_io_window_seconds,
+        "windows": windows,
+        # the first window starts at once; each later one waits for the window to pass
+        "minimum_seconds": max(windows - 1, 0) * rules.misar_io_window_seconds,
+    }
+    t.files.append(("plan.json", (json.dumps(plan, indent=2) + "\n").encode(), None))
+    return t
