@@ -12,6 +12,8 @@ import hashlib
 import json
 import os
 import shutil
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,34 @@ def _fsync_dir(path: Path) -> None:
         _fsync_file(path)
 
 
+def _keep(src: Path, dest: Path) -> None:
+    """A second name for `src` at `dest` (a copy where hard links are not possible)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dest)
+    except OSError:
+        shutil.copy2(src, dest)
+
+
+def _manifest_run_id(out: Path) -> str | None:
+    try:
+        return json.loads((out / MANIFEST).read_text(encoding="utf-8")).get("run_id")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+# Fault injection for the crash tests (tests/test_crash.py): with this variable set to a
+# stage name, the run announces the stage on stderr and waits there to be killed.
+PAUSE_AT = "LISTHYGIENE_PAUSE_AT"
+
+
+def pause_point(name: str) -> None:
+    if os.environ.get(PAUSE_AT) == name:
+        sys.stderr.write(f"listhygiene: paused at stage {name}\n")
+        sys.stderr.flush()
+        time.sleep(600)
+
+
 def sha256_of(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:
@@ -58,7 +88,11 @@ def sha256_of(path: Path) -> str:
 class OutputDir:
     def __init__(self, out: Path, run_id: str):
         self.out = out
+        self.run_id = run_id
         self.staging = out.parent / f".{out.name}.staging-{run_id}"
+        # While files move into out/, the ones they replace are kept here (hard links), so
+        # a commit killed half-way is rolled back by the next run (`recover`).
+        self.journal = out.parent / f".{out.name}.commit-{run_id}"
         self.written: dict[str, int | None] = {}  # relative path -> row count (None: not a table)
 
     def path(self, rel: str) -> Path:
@@ -99,19 +133,60 @@ class OutputDir:
             _fsync_file(self.staging / rel)
         previous = self._previous_outputs()
         self.out.mkdir(parents=True, exist_ok=True)
-        for rel in sorted(self.written):
+        backup = self.journal / "backup"
+        backup.mkdir(parents=True)
+        for rel in sorted(self.written):  # keep what each file replaces
+            if (self.out / rel).is_file():
+                _keep(self.out / rel, backup / rel)
+        (self.journal / "written.json").write_text(json.dumps(sorted(self.written)))
+        _fsync_file(self.journal / "written.json")
+        _fsync_dir(self.journal)
+        for n, rel in enumerate(sorted(self.written)):
+            if n == len(self.written) // 2:
+                pause_point("commit")
             dest = self.out / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
             os.replace(self.staging / rel, dest)
         for rel in sorted(previous - set(self.written) - {MANIFEST}):
-            with contextlib.suppress(FileNotFoundError):
-                (self.out / rel).unlink()
+            if (self.out / rel).is_file():  # moved aside, not deleted, until the manifest is in
+                (backup / rel).parent.mkdir(parents=True, exist_ok=True)
+                os.replace(self.out / rel, backup / rel)
         tmp = self.path(MANIFEST)
         tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         _fsync_file(tmp)
-        os.replace(tmp, self.out / MANIFEST)
+        os.replace(tmp, self.out / MANIFEST)  # the commit point
         _fsync_dir(self.out)
+        shutil.rmtree(self.journal, ignore_errors=True)
         self.abort()
+
+    def recover(self) -> list[str]:
+        """Finish or undo commits that a killed run left half-done; returns their run ids.
+
+        A journal whose run's manifest is in out/ was committed: it is only removed.
+        Otherwise every file that run moved in is put back as it was (or removed, if it
+        was new), so out/ is the previous run's outputs again."""
+        prefix = f".{self.out.name}.commit-"
+        done = []
+        for journal in sorted(self.out.parent.glob(prefix + "*")):
+            run_id = journal.name[len(prefix) :]
+            if _manifest_run_id(self.out) != run_id:
+                backup = journal / "backup"
+                try:
+                    written = json.loads((journal / "written.json").read_text())
+                except (OSError, ValueError):
+                    written = []  # killed before any file moved
+                for rel in written:
+                    if (backup / rel).is_file():
+                        os.replace(backup / rel, self.out / rel)
+                    else:
+                        with contextlib.suppress(FileNotFoundError):
+                            (self.out / rel).unlink()
+                for kept in sorted(backup.rglob("*")) if backup.is_dir() else []:
+                    if kept.is_file():  # files the run had moved aside
+                        os.replace(kept, self.out / kept.relative_to(backup))
+            shutil.rmtree(journal, ignore_errors=True)
+            done.append(run_id)
+        return done
 
     def remove_stale(self, run_ids: set[str]) -> None:
         """Remove the staging folders of these runs (killed before they could clean up)."""

@@ -6,10 +6,8 @@ Everything a stage needs comes in as arguments; nothing here parses options
 
 from __future__ import annotations
 
-import os
 import platform
 import secrets
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -45,7 +43,7 @@ from .flags import list_sources
 from .health import Health, SendWindow, list_health
 from .ingest import RawTable, expand_paths, read_inputs
 from .merge import contacts_merged
-from .outputs import OutputDir
+from .outputs import OutputDir, pause_point
 from .payloads import TARGETS, build_payloads, write_payloads
 from .presets import MappedTable, detect_preset, map_columns
 from .report import ReportData, report_html, summary_md
@@ -96,21 +94,13 @@ def _no_progress(what: str, done: int, total: int) -> None:
     pass
 
 
-# Fault injection for the crash tests (tests/test_crash.py): with this variable set to a
-# stage name, the run announces the stage on stderr and waits there to be killed.
-PAUSE_AT = "LISTHYGIENE_PAUSE_AT"
-
-
 class StageClock:
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
-        if os.environ.get(PAUSE_AT) == name:
-            sys.stderr.write(f"listhygiene: paused at stage {name}\n")
-            sys.stderr.flush()
-            time.sleep(600)
+        pause_point(name)
         t0 = time.perf_counter()
         try:
             yield
@@ -161,6 +151,7 @@ def execute(opts: RunOptions, progress: Progress = _no_progress) -> RunResult:
     try:
         store.begin_run(run_id, opts.as_of, rules.hash, __version__, str(opts.out))
         out = OutputDir(opts.out, run_id)
+        out.recover()  # a commit a killed run left half-done is undone first
         out.remove_stale(store.failed_run_ids())  # staging left by runs that were killed
         try:
             result = _run_stages(opts, rules, paths, store, out, run_id, started, progress)

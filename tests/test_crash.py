@@ -2,8 +2,9 @@
 they were, the store opens and its ledger marks the run failed, and a rerun writes the
 same data outputs as a run that was never interrupted (issue 10, crash safety).
 
-The run is paused at a stage by LISTHYGIENE_PAUSE_AT (pipeline/run.py), killed there by
-the test, then rerun."""
+The run is paused at a stage by LISTHYGIENE_PAUSE_AT (pipeline/outputs.py), killed there
+by the test, then rerun. "commit" is half-way through moving the outputs into place: out/
+is mixed until the next run starts, which first puts the previous outputs back."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 from paths import REPO
 
+from listhygiene.outputs import OutputDir
 from listhygiene.store import Store
 
 SAMPLE = REPO / "data" / "sample"
@@ -65,7 +67,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     return _files(base / "out", RUN_SPECIFIC)
 
 
-@pytest.mark.parametrize("stage", ["ingest", "events", "score", "payloads", "report"])
+@pytest.mark.parametrize("stage", ["ingest", "events", "score", "payloads", "report", "commit"])
 def test_a_run_killed_at_a_stage_loses_nothing(
     stage: str, tmp_path: Path, reference: dict[str, bytes]
 ) -> None:
@@ -76,6 +78,9 @@ def test_a_run_killed_at_a_stage_loses_nothing(
     # the killed run reads fewer files: its outputs would differ from the first run's
     smaller = sorted(SAMPLE.glob("*.csv"))
     _killed_at(stage, _cmd(smaller, out, db))
+    if stage == "commit":  # killed while moving files in: the next run first undoes that
+        assert len(OutputDir(out, "next").recover()) == 1
+        assert not list(tmp_path.glob(".out.commit-*"))
     assert _files(out) == before
     store = Store.open(db)  # the next opener finds the killed run and marks it failed
     try:
