@@ -59,20 +59,22 @@ class _LineFeed:
     raised once as _Overlong (the csv reader starts its next record afresh)."""
 
     def __init__(self, f: io.TextIOWrapper, cap: int):
-        self.f, self.cap = f, cap
+        self.readline, self.cap = f.readline, cap
 
     def __iter__(self) -> _LineFeed:
         return self
 
     def __next__(self) -> str:
-        line = self.f.readline(self.cap + 1)
-        if not line:
+        line = self.readline(self.cap + 1)
+        if len(line) <= self.cap:
+            if line:
+                return line
             raise StopIteration
-        if len(line) <= self.cap or line.endswith(("\n", "\r")):
+        if line.endswith(("\n", "\r")):
             return line
         size = len(line)
         while True:
-            more = self.f.readline(1 << 20)
+            more = self.readline(1 << 20)
             size += len(more)
             if not more or more.endswith(("\n", "\r")):
                 break
