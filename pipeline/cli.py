@@ -21,7 +21,9 @@ import click
 from . import __version__
 from .errors import ListHygieneError
 from .events import FORMAT_NAMES
+from .outputs import owner_only
 from .payloads import TARGETS
+from .pii import Pseudonymizer
 from .ruleset import load_rules
 from .run import RunOptions, execute
 from .store import default_store_path
@@ -64,20 +66,26 @@ default_region_option = click.option(
 
 
 class Reporter:
-    """Messages for people: quiet in cron, progress bars only on a terminal."""
+    """Messages for people: quiet in cron, progress bars only on a terminal, and
+    email addresses pseudonymized (pii.py) unless --debug-pii."""
 
-    def __init__(self, quiet: bool, debug: bool):
+    def __init__(self, quiet: bool, debug: bool, debug_pii: bool = False):
         self.quiet, self.debug = quiet, debug
+        self.pii = Pseudonymizer(reveal=debug_pii)
         self._progress: Any = None
         self._task: Any = None
 
     def warn(self, message: str) -> None:
         if not self.quiet:
-            click.echo(f"Warning: {message}", err=True)
+            click.echo(f"Warning: {self.pii.text(message)}", err=True)
+
+    def error(self, message: str) -> None:
+        """Printed even with --quiet: errors and failed gates are what a scheduler alerts on."""
+        click.echo(self.pii.text(message), err=True)
 
     def info(self, message: str) -> None:
         if not self.quiet:
-            click.echo(message)
+            click.echo(self.pii.text(message))
 
     def progress(self, what: str, done: int, total: int) -> None:
         if self.quiet or not sys.stderr.isatty():
@@ -105,16 +113,22 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
         help="Show tracebacks on errors and keep each stage's output in the store.",
     )
     @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors (for schedulers).")
+    @click.option(
+        "--debug-pii",
+        is_flag=True,
+        help="Print email addresses in messages as they are (by default they show as "
+        "email:<keyed hash>; the key is in the store).",
+    )
     @functools.wraps(func)
-    def wrapper(*args: Any, debug: bool, quiet: bool, **kwargs: Any) -> Any:
-        reporter = Reporter(quiet=quiet, debug=debug)
+    def wrapper(*args: Any, debug: bool, quiet: bool, debug_pii: bool, **kwargs: Any) -> Any:
+        reporter = Reporter(quiet=quiet, debug=debug, debug_pii=debug_pii)
         try:
             return func(*args, reporter=reporter, **kwargs)
         except ListHygieneError as exc:
             reporter.close()
             if debug:
-                traceback.print_exc()
-            click.echo(f"Error: {exc}", err=True)
+                reporter.error(traceback.format_exc().rstrip("\n"))
+            reporter.error(f"Error: {exc}")
             sys.exit(exc.exit_code)
         except (KeyboardInterrupt, click.exceptions.Exit, click.ClickException):
             reporter.close()
@@ -122,12 +136,11 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
         except Exception as exc:
             reporter.close()
             if debug:
-                traceback.print_exc()
+                reporter.error(traceback.format_exc().rstrip("\n"))
             else:
-                click.echo(
+                reporter.error(
                     f"Error: listhygiene failed unexpectedly ({type(exc).__name__}: {exc}). Run "
-                    "the same command with --debug to see the traceback, and report it.",
-                    err=True,
+                    "the same command with --debug to see the traceback, and report it."
                 )
             sys.exit(INTERNAL_ERROR)
         finally:
@@ -293,6 +306,13 @@ def main() -> None:
     help="A batch tag for misarmail's import bodies (repeatable; adds to rules/payloads.toml "
     "[misarmail] tags).",
 )
+@click.option(
+    "--keep-runs",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Keep the raw rows of the newest N finished runs in the store and remove older "
+    "ones (the ledger keeps every run) [default: rules/ingest.toml [store] keep_raw_runs, 3].",
+)
 @dns_options
 @default_region_option
 @common_options
@@ -311,6 +331,7 @@ def run_command(
     winback_sent: tuple[str, ...],
     targets: tuple[str, ...],
     import_tags: tuple[str, ...],
+    keep_runs: int | None,
     default_region: str | None,
     dns: Any,
     reporter: Reporter,
@@ -339,6 +360,8 @@ def run_command(
         import_tags=import_tags,
         debug=reporter.debug,
         argv=["listhygiene", *sys.argv[1:]],
+        keep_runs=keep_runs,
+        on_pii_key=reporter.pii.set_key,
     )
     result = execute(opts, progress=reporter.progress)
     reporter.close()
@@ -355,7 +378,7 @@ def run_command(
         if gate["outcome"] == "warn":
             reporter.warn(gate["message"])
         elif gate["outcome"] == "block":  # an error even with --quiet: the scheduler alerts
-            click.echo(f"Gate failed: {gate['message']}", err=True)
+            reporter.error(f"Gate failed: {gate['message']}")
     sys.exit(result.exit_code)
 
 
@@ -483,7 +506,8 @@ def preview_command(
     text = json.dumps(answer, indent=2, ensure_ascii=False) + "\n"
     if out_file is not None:
         tmp = out_file.with_name(out_file.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
+        with owner_only():
+            tmp.write_text(text, encoding="utf-8")
         tmp.replace(out_file)
     click.echo(text, nl=False)
 

@@ -14,6 +14,7 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,18 @@ def neutralize_formulas(
             risky = col.str.contains(r"^[=+\-@\t\r]")
             exprs.append(pl.when(risky).then(pl.lit("'") + col).otherwise(col).alias(name))
     return frame.with_columns(exprs) if exprs else frame
+
+
+@contextlib.contextmanager
+def owner_only() -> Iterator[None]:
+    """Files and folders created inside are the owner's only (umask 077): the
+    store, its lock and raw rows, the staging and output folders and every
+    output hold personal data. The previous umask is restored afterwards."""
+    previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)
 
 
 def _fsync_file(path: Path) -> None:
@@ -97,13 +110,18 @@ class OutputDir:
 
     def path(self, rel: str) -> Path:
         p = self.staging / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
+        p.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         return p
 
-    def write_csv(self, rel: str, frame: pl.DataFrame) -> None:
+    def write_csv(
+        self, rel: str, frame: pl.DataFrame, keep: tuple[str, ...] = ("email", "email_key")
+    ) -> None:
+        """`keep`: the columns that hold validated addresses, written as they are (an
+        address may begin with = + or -); a file whose `email` is the raw cell of a
+        rejected row passes keep=() so that cell is neutralized like any other."""
         p = self.path(rel)
         # every time in a CSV is UTC, ISO 8601 with a Z, to the second
-        neutralize_formulas(frame).write_csv(p, datetime_format="%Y-%m-%dT%H:%M:%SZ")
+        neutralize_formulas(frame, keep).write_csv(p, datetime_format="%Y-%m-%dT%H:%M:%SZ")
         self.written[rel] = frame.height
 
     def write_parquet(self, rel: str, frame: pl.DataFrame) -> None:
@@ -132,9 +150,9 @@ class OutputDir:
         for rel in self.written:
             _fsync_file(self.staging / rel)
         previous = self._previous_outputs()
-        self.out.mkdir(parents=True, exist_ok=True)
+        self.out.mkdir(mode=0o700, parents=True, exist_ok=True)
         backup = self.journal / "backup"
-        backup.mkdir(parents=True)
+        backup.mkdir(mode=0o700, parents=True)
         for rel in sorted(self.written):  # keep what each file replaces
             if (self.out / rel).is_file():
                 _keep(self.out / rel, backup / rel)
@@ -145,7 +163,7 @@ class OutputDir:
             if n == len(self.written) // 2:
                 pause_point("commit")
             dest = self.out / rel
-            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             os.replace(self.staging / rel, dest)
         for rel in sorted(previous - set(self.written) - {MANIFEST}):
             if (self.out / rel).is_file():  # moved aside, not deleted, until the manifest is in

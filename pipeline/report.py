@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import re
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -209,7 +210,10 @@ def _svg(draw: Callable[[Any], None], chart_id: str, size: tuple[float, float]) 
         "ytick.color": "#424242",
         "legend.frameon": False,
     }
-    with matplotlib.rc_context(params):
+    # matplotlib's layout and "Glyph missing from font" warnings would print to stderr under
+    # --quiet too, the latter with data (a domain's letters); the chart is drawn either way.
+    with matplotlib.rc_context(params), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
         fig = Figure(figsize=size, layout="constrained")
         draw(fig)
         buf = io.StringIO()

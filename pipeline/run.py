@@ -43,7 +43,7 @@ from .flags import list_sources
 from .health import Health, SendWindow, list_health
 from .ingest import RawTable, expand_paths, read_inputs
 from .merge import contacts_merged
-from .outputs import OutputDir, pause_point
+from .outputs import OutputDir, owner_only, pause_point
 from .payloads import TARGETS, build_payloads, write_payloads
 from .presets import MappedTable, detect_preset, map_columns
 from .report import ReportData, report_html, summary_md
@@ -75,6 +75,8 @@ class RunOptions:
     import_tags: tuple[str, ...] = ()  # --import-tag: misarmail's batch tags
     debug: bool = False
     argv: list[str] = field(default_factory=list)
+    keep_runs: int | None = None  # --keep-runs: overrides rules/ingest.toml [store] keep_raw_runs
+    on_pii_key: Callable[[bytes], None] | None = None  # given the store's log-pseudonym key
 
 
 @dataclass
@@ -130,14 +132,26 @@ def rejects_frame(tables: list[tuple[RawTable, MappedTable | None]]) -> pl.DataF
         for r in table.rejects:
             email = r.email
             if not email and idx is not None and r.fields and idx < len(r.fields):
-                email = r.fields[idx]
+                # a cell of a row rejected for undecodable bytes keeps them as surrogates:
+                # shown as \xNN, never an error
+                email = (
+                    r.fields[idx]
+                    .encode("utf-8", "surrogateescape")
+                    .decode("utf-8", "backslashreplace")
+                )
             records.append((r.source_file, r.row, email or None, r.field, r.error, r.reason))
     frame = pl.DataFrame(records, schema=REJECT_SCHEMA, orient="row")
     return frame
 
 
 def execute(opts: RunOptions, progress: Progress = _no_progress) -> RunResult:
-    """Run the pipeline. Raises ListHygieneError (exit 2/3) before writing anything to --out."""
+    """Run the pipeline. Raises ListHygieneError (exit 2/3) before writing anything to --out.
+    Everything the run creates (store, lock, raw rows, outputs) is the owner's only."""
+    with owner_only():
+        return _execute(opts, progress)
+
+
+def _execute(opts: RunOptions, progress: Progress) -> RunResult:
     if opts.campaign_id is not None and not opts.events:
         raise ListHygieneError(
             "--campaign-id needs --events: the win-back audience is the unengaged contacts, "
@@ -149,6 +163,8 @@ def execute(opts: RunOptions, progress: Progress = _no_progress) -> RunResult:
     run_id = new_run_id(started)
     store = Store.open(opts.db)
     try:
+        if opts.on_pii_key is not None:
+            opts.on_pii_key(store.pii_key())
         store.begin_run(run_id, opts.as_of, rules.hash, __version__, str(opts.out))
         out = OutputDir(opts.out, run_id)
         out.recover()  # a commit a killed run left half-done is undone first
@@ -164,7 +180,7 @@ def execute(opts: RunOptions, progress: Progress = _no_progress) -> RunResult:
             raise
         store.record_health(run_id, opts.as_of, result.health.history_row)
         store.end_run(run_id, "gate_failed" if result.health.blocking else "succeeded")
-        store.prune_raw(rules.ingest.keep_raw_runs)
+        store.prune_raw(opts.keep_runs or rules.ingest.keep_raw_runs)
         return result
     finally:
         store.close()
@@ -230,10 +246,10 @@ def _run_stages(
                     "reader": table.reader,
                     "accepted": validated.contacts.height,
                     "email_column": mapped.email_column,
-                    "warnings": table.warnings,
+                    "warnings": table.warnings + mapped.warnings,
                 }
             )
-            warnings.extend(table.warnings)
+            warnings.extend(table.warnings + mapped.warnings)  # e.g. the email column guessed
             tables.append((table, mapped))
             row_rejects.append(validated.rejects)
             fixes.append(validated.fixes)
@@ -304,7 +320,7 @@ def _run_stages(
         failures = failed_rows(RejectRecord, rejects)
         if failures.height:  # a bug in a stage, not in the input: never write a bad rejects file
             raise RuntimeError(f"rejects.csv failed its schema: {failures.head(5).rows()}")
-        out.write_csv("rejects.csv", rejects)
+        out.write_csv("rejects.csv", rejects, keep=())  # raw cells
         out.write_parquet("contacts.parquet", contacts_table(contacts))
         out.write_csv("contacts.csv", contacts_csv(contacts))
         out.write_csv("duplicates.csv", merged.duplicates)
@@ -320,7 +336,7 @@ def _run_stages(
         candidates = None
         winback_targeted: int | None = None
         if events is not None:
-            out.write_csv("events_rejects.csv", events.rejects)
+            out.write_csv("events_rejects.csv", events.rejects, keep=())  # raw cells
             out.write_csv("unengaged.csv", unengaged(contacts, account_rows))
             out.write_csv("scores.csv", scores_csv(contacts))
             winbacks = tuple(dict.fromkeys((*rules.scoring.previous_winback, *opts.winback_sent)))

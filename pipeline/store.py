@@ -23,6 +23,7 @@ import duckdb
 import polars as pl
 
 from .errors import StoreError, StoreLockedError
+from .pii import new_key
 
 SCHEMA_VERSION = "1"
 # DuckDB draws its own progress bar on long queries, even into a cron log: never.
@@ -107,9 +108,9 @@ class Store:
 
     @classmethod
     def open(cls, path: Path) -> Store:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         lock_path = path.with_name(path.name + ".lock")
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)  # personal data: owner only
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -123,9 +124,12 @@ class Store:
         os.pwrite(
             fd, f"pid {os.getpid()}, since {_now().isoformat(timespec='seconds')}Z".encode(), 0
         )
+        created = not path.exists()
         try:
             con = duckdb.connect(str(path))
             con.execute(QUIET)
+            if created:
+                os.chmod(path, 0o600)  # whatever the umask: the store holds personal data
         except duckdb.IOException as exc:
             os.close(fd)
             raise StoreLockedError(
@@ -165,6 +169,15 @@ class Store:
         ).fetchall():
             self.drop_raw(run_id)
         self._register_raw_views()  # paths are relative: a moved store finds its files
+
+    def pii_key(self) -> bytes:
+        """The key of the email pseudonyms in logs (pii.py), created on first use."""
+        rows = self.con.execute("SELECT value FROM meta WHERE key = 'pii_key'").fetchall()
+        if rows:
+            return bytes.fromhex(rows[0][0])
+        key = new_key()
+        self.con.execute("INSERT INTO meta VALUES ('pii_key', ?)", [key.hex()])
+        return key
 
     def close(self) -> None:
         try:
@@ -283,7 +296,7 @@ class Store:
         return name
 
     def _write_raw(self, rel: str, frame: pl.DataFrame) -> None:
-        self.raw_dir.mkdir(exist_ok=True)
+        self.raw_dir.mkdir(mode=0o700, exist_ok=True)
         dest = self.raw_dir / rel
         tmp = dest.with_suffix(".parquet.tmp")
         frame.write_parquet(tmp, compression="lz4", statistics=False)

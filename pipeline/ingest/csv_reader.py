@@ -30,19 +30,76 @@ from ..ruleset import IngestRules
 from .sniff import FileFacts, choose_encoding, open_text, scan_file, sniff_delimiter
 from .table import ROW, RawTable, RowReject, check_width, header_names
 
-_SURROGATE = re.compile("[\udc80-\udcff]")
+# undecodable UTF-8 bytes (surrogateescape) and broken UTF-16 characters
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _DELIM_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 
 
-def _read_header(path: Path, encoding: str, delimiter: str) -> list[str] | None:
+def _line_cap(columns: int, rules: IngestRules) -> int:
+    """The longest line (in characters) a row of `columns` fields can take within
+    max_field_bytes: each field at most that many bytes, every character a doubled
+    quote, plus its quotes and delimiter. A longer line cannot be a valid row, so it
+    is never held whole (a 2 GB line of a sparse file would exhaust memory)."""
+    return max(columns * (2 * rules.max_field_bytes + 3), LINE_FLOOR)
+
+
+# Lines up to this many characters are always read, so a field a few times over its
+# limit is rejected naming its column, as on the fast path (DuckDB reads 2 MB lines).
+LINE_FLOOR = 16 << 20
+
+
+class _Overlong(Exception):
+    def __init__(self, size: int):
+        self.size = size
+
+
+class _LineFeed:
+    """The lines of a text stream for the csv module, none longer than `cap`
+    characters: a longer one is skipped piece by piece, never held whole, and
+    raised once as _Overlong (the csv reader starts its next record afresh)."""
+
+    def __init__(self, f: io.TextIOWrapper, cap: int):
+        self.readline, self.cap = f.readline, cap
+
+    def __iter__(self) -> _LineFeed:
+        return self
+
+    def __next__(self) -> str:
+        line = self.readline(self.cap + 1)
+        if len(line) <= self.cap:
+            if line:
+                return line
+            raise StopIteration
+        if line.endswith(("\n", "\r")):
+            return line
+        size = len(line)
+        while True:
+            more = self.readline(1 << 20)
+            size += len(more)
+            if not more or more.endswith(("\n", "\r")):
+                break
+        raise _Overlong(size)
+
+
+def _read_header(
+    path: Path, encoding: str, delimiter: str, rules: IngestRules, source_file: str
+) -> list[str] | None:
+    cap = _line_cap(rules.max_columns, rules)
     with open_text(path, encoding) as f:
-        reader = csv.reader(f, delimiter=delimiter, quotechar='"', doublequote=True)
+        reader = csv.reader(_LineFeed(f, cap), delimiter=delimiter, quotechar='"', doublequote=True)
         try:
             for rec in reader:
                 if rec and rec != [""]:
                     return rec
         except csv.Error:
             return None
+        except _Overlong as exc:
+            raise InputFileError(
+                f"{source_file}: the first line is {exc.size:,} characters long, more than a "
+                f"header of {rules.max_columns:,} columns of up to {rules.max_field_bytes:,} "
+                "bytes each can take (rules ingest.toml [limits] max_columns and "
+                "max_field_bytes). Check that the file is a table, or raise the limits."
+            ) from None
     return None
 
 
@@ -51,6 +108,10 @@ def read_csv(
 ) -> RawTable:
     """Read one delimited file; `exact=True` forces the reference path (tests compare both)."""
     head = _read_head(path, rules.sniff_bytes)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        _refuse_binary(head[: len(head) // 2 * 2].decode("utf-16", "replace"), source_file)
+    else:  # before the whole file is scanned: a sparse or binary file stops at once
+        _refuse_binary(head.decode("utf-8", "replace"), source_file)
     guess = _speculate(path, head, rules, suffix) if not exact else None
     facts = scan_file(path, rules.sniff_bytes, rules.delimiters)
     encoding = choose_encoding(facts, rules.fallback_encoding)
@@ -62,12 +123,14 @@ def read_csv(
             )
         _refuse_binary(sample, source_file)
         delimiter = sniff_delimiter(sample, rules.delimiters, suffix)
-        raw_header = _read_header(path, encoding, delimiter)
+        raw_header = _read_header(path, encoding, delimiter, rules, source_file)
         if raw_header is None:
             raise InputFileError(
                 f"{source_file}: no header row could be read. Check that the first line holds "
                 "column names."
             )
+        # an undecodable byte in a name shows as U+FFFD: a name is never a reject
+        raw_header = [_SURROGATE.sub("\ufffd", h) for h in raw_header]
         columns = header_names(raw_header)
         check_width(len(columns), rules, source_file)
     except BaseException:
@@ -133,12 +196,13 @@ def _speculate(path: Path, head: bytes, rules: IngestRules, suffix: str) -> _Duc
     byte scan decides later whether the result may be used."""
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return None
+    body = head.removeprefix(codecs.BOM_UTF8)  # positions below count from after the BOM
     try:
-        sample = head.decode("utf-8-sig")
+        sample = body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        if exc.start < len(head) - 4:
+        if exc.start < len(body) - 4:
             return None  # not UTF-8 (a character cut at the block's end is fine)
-        sample = head[: exc.start].decode("utf-8-sig")
+        sample = body[: exc.start].decode("utf-8")
     delimiter = sniff_delimiter(sample, rules.delimiters, suffix)
     cut = sample.find("\n")
     if cut < 0:
@@ -177,6 +241,7 @@ def _fast_path_safe(facts: FileFacts, encoding: str) -> bool:
         and facts.utf8_valid
         and not facts.blank_line
         and not facts.nul
+        and not facts.long_line
         and one_line_end
     )
 
@@ -315,9 +380,14 @@ def _read_python(
     blank = 0
     limit = rules.max_field_bytes
     cap = rules.max_rows_per_file + 1
-    csv.field_size_limit(max(limit * 8, 1 << 20))
+    line_cap = _line_cap(n + slack, rules)
+    # the line cap bounds memory; a field over max_field_bytes is rejected below
+    csv.field_size_limit(max(line_cap, 131072))
     with open_text(path, encoding) as f:
-        reader = csv.reader(f, delimiter=delimiter, quotechar='"', doublequote=True, strict=False)
+        reader = csv.reader(
+            _LineFeed(f, line_cap), delimiter=delimiter, quotechar='"', doublequote=True,
+            strict=False,
+        )  # fmt: skip
         row = 0
         header_seen = False
         while True:
@@ -325,6 +395,20 @@ def _read_python(
                 fields = next(reader)
             except StopIteration:
                 break
+            except _Overlong as exc:
+                row += 1
+                rejects.append(
+                    RowReject(
+                        source_file,
+                        row,
+                        "row",
+                        f"row is {exc.size:,} characters long, more than {n + slack:,} fields "
+                        f"of up to {limit:,} bytes each can take (rules ingest.toml [limits] "
+                        "max_field_bytes); shorten the value or raise the limit.",
+                        "field_too_large",
+                    )
+                )
+                continue
             except csv.Error as exc:
                 row += 1
                 rejects.append(
@@ -369,13 +453,18 @@ def _read_python(
             bad = next((i for i, c in enumerate(fields) if _SURROGATE.search(c)), None)
             if bad is not None:
                 byte = ord(_SURROGATE.search(fields[bad]).group()) - 0xDC00
+                what = (
+                    f"bytes that are not valid UTF-8 (first: 0x{byte:02X}); fix the value or "
+                    "export the file again as UTF-8."
+                    if 0x80 <= byte <= 0xFF and encoding != "utf-16"
+                    else "a broken UTF-16 character; fix the value or export the file again."
+                )
                 rejects.append(
                     RowReject(
                         source_file,
                         row,
                         columns[bad],
-                        f'field "{columns[bad]}" holds bytes that are not valid UTF-8 (first: '
-                        f"0x{byte:02X}); fix the value or export the file again as UTF-8.",
+                        f'field "{columns[bad]}" holds {what}',
                         "undecodable_bytes",
                         fields=[_SURROGATE.sub("\ufffd", c) for c in fields],
                     )

@@ -46,6 +46,7 @@ class FileFacts:
     spaced_quote: dict[str, bool]  # per delimiter: see _spaced_quote_pattern
     ends_with_newline: bool
     head: bytes  # the first bytes, for sniffing
+    long_line: bool = False  # some line is longer than CHUNK bytes (never the fast path)
 
 
 def scan_file(path: Path, head_bytes: int, delimiters: tuple[str, ...] = (",",)) -> FileFacts:
@@ -79,6 +80,7 @@ class _Counts:
     bad: int = 0  # undecodable bytes
     utf8_ok: bool = True
     spaced: dict[str, bool] = field(default_factory=dict)
+    long_line: bool = False  # a line longer than CHUNK bytes
 
 
 def _utf8(chunk: bytes) -> bool:
@@ -167,6 +169,12 @@ def _scan_bytes(path: Path, head_bytes: int, delimiters: tuple[str, ...]) -> Fil
                 break
             if block:
                 cut = data.rfind(b"\n") + 1  # whole lines only: no character is split
+                if not cut and len(data) >= CHUNK:
+                    # A line longer than a chunk: cut it before a character start, so the
+                    # memory stays one chunk whatever the file (a sparse file of NULs).
+                    # Patterns may straddle this cut: the fast path is ruled out.
+                    cut = _char_start(data)
+                    c.long_line = True
                 chunk, carry = (data[:cut], data[cut:]) if cut else (b"", data)
                 if not chunk:
                     continue
@@ -202,7 +210,16 @@ def _scan_bytes(path: Path, head_bytes: int, delimiters: tuple[str, ...]) -> Fil
         spaced_quote=c.spaced,
         ends_with_newline=prev[-1:] in (b"\n", b"\r"),
         head=head,
+        long_line=c.long_line,
     )
+
+
+def _char_start(data: bytes) -> int:
+    """A position near the end of `data` where no UTF-8 character is split."""
+    for i in range(len(data) - 1, max(0, len(data) - 4), -1):
+        if data[i] & 0xC0 != 0x80:  # not a continuation byte: a character starts here
+            return i
+    return len(data) - 1  # not UTF-8 here anyway
 
 
 def sha256_file(path: Path) -> str:
@@ -235,14 +252,26 @@ def _fallback_errors(err: UnicodeDecodeError) -> tuple[str, int]:
 codecs.register_error("listhygiene-latin1", _fallback_errors)
 
 
+def _utf16_errors(err: UnicodeError) -> tuple[str, int]:
+    # A lone surrogate comes through as itself (surrogatepass); a character cut short
+    # at the end of the file as U+DFFF: both are lone surrogates the reader rejects.
+    try:
+        return codecs.lookup_error("surrogatepass")(err)  # type: ignore[return-value]
+    except UnicodeError:
+        return "\udfff", err.end  # type: ignore[attr-defined]
+
+
+codecs.register_error("listhygiene-utf16", _utf16_errors)
+
+
 def open_text(path: Path, encoding: str) -> io.TextIOWrapper:
     """A text stream for the csv module: newline='' so it sees CR, LF and CRLF itself.
 
-    UTF-8 undecodable bytes come through as lone surrogates (surrogateescape),
-    so the reader can reject exactly the rows that hold them."""
+    UTF-8 undecodable bytes and broken UTF-16 characters come through as lone
+    surrogates, so the reader can reject exactly the rows that hold them."""
     errors = "surrogateescape" if encoding.startswith("utf-8") else "listhygiene-latin1"
     if encoding == "utf-16":
-        errors = "surrogatepass"
+        errors = "listhygiene-utf16"
     return open(path, encoding=encoding, errors=errors, newline="")
 
 
