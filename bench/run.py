@@ -61,6 +61,7 @@ class PipelineRun:
     exit_code: int
     peak_rss_mb: float
     stages: dict[str, float] = field(default_factory=dict)
+    stage_peak_rss_mb: dict[str, float] = field(default_factory=dict)
     manifest_input_rows: int | None = None
 
 
@@ -143,6 +144,7 @@ def run_pipeline_once(command: list[str], work: Path) -> PipelineRun:
             exit_code=exit_code,
             peak_rss_mb=usage.ru_maxrss / 1024,  # Linux reports KiB
             stages=stage_seconds(manifest),
+            stage_peak_rss_mb=dict(manifest.get("stage_peak_rss_mb") or {}),
             manifest_input_rows=reconciliation.get("input_rows"),
         )
 
@@ -192,9 +194,11 @@ def print_table(result: dict[str, Any]) -> None:
         print("\n  pipeline: skipped (--scan-only)")
         return
     print(line.format("pipeline run (wall)", f"{pipe['seconds']:.3f}", f"{pipe['rows_per_s']:,}"))
+    peaks = pipe.get("stage_peak_rss_mb") or {}
     for stage, secs in pipe["stage_seconds"].items():
         rate = f"{pipe['ingest_rows_per_s']:,}" if stage == "ingest" and secs else ""
-        print(line.format(f"  stage {stage}", f"{secs:.3f}", rate))
+        peak = f"  (peak {peaks[stage]:,.0f} MB)" if stage in peaks else ""
+        print(line.format(f"  stage {stage}", f"{secs:.3f}", rate) + peak)
     print()
     print(f"  pipeline exit code {pipe['exit_code']}, peak RSS {pipe['peak_rss_mb']:.0f} MB")
     ratios = result["ratios"]
@@ -311,6 +315,12 @@ def main(argv: list[str] | None = None) -> int:
             "exit_codes": [r.exit_code for r in runs],
             "peak_rss_mb": round(max(r.peak_rss_mb for r in runs), 1),
             "stage_seconds": stages,
+            # each stage's peak resident memory (manifest `stage_peak_rss_mb`), max of repeats
+            "stage_peak_rss_mb": {
+                name: max(r.stage_peak_rss_mb[name] for r in runs if name in r.stage_peak_rss_mb)
+                for name in stage_names
+                if any(name in r.stage_peak_rss_mb for r in runs)
+            },
             "manifest_input_rows": runs[-1].manifest_input_rows,
             "rows_per_s": per_second(input_rows, run_seconds),
             "ingest_rows_per_s": per_second(input_rows, ingest),

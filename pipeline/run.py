@@ -11,6 +11,7 @@ import platform
 import secrets
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -44,6 +45,7 @@ from .existing import (
 from .flags import list_sources
 from .health import Health, SendWindow, list_health
 from .ingest import RawTable, expand_paths, read_inputs
+from .ingest.table import RowReject
 from .merge import contacts_merged
 from .outputs import OutputDir
 from .payloads import TARGETS, build_payloads, write_payloads
@@ -101,9 +103,33 @@ def _no_progress(what: str, done: int, total: int) -> None:
 PAUSE_AT = "LISTHYGIENE_PAUSE_AT"
 
 
+def _status_kb(field: str) -> int | None:
+    """A `/proc/self/status` field in KiB (`VmRSS`, `VmHWM`); None off Linux."""
+    try:
+        with open("/proc/self/status", "rb") as f:
+            for line in f:
+                if line.startswith(field.encode() + b":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
 class StageClock:
+    """Seconds per stage, and each stage's peak resident memory (MB).
+
+    The peak: when the process's high-water mark (VmHWM) rose during the stage, the
+    stage set it, so that is its peak exactly; otherwise the highest VmRSS a sampling
+    thread saw during the stage (every 20 ms; a lower bound). The high-water mark is
+    never reset, so the whole process's peak (what `wait4` reports) stays intact."""
+
+    SAMPLE_S = 0.02
+
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
+        self.peak_rss_mb: dict[str, float] = {}
+        self._sampled = 0
+        self._stop: threading.Event | None = None
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
@@ -111,11 +137,31 @@ class StageClock:
             sys.stderr.write(f"listhygiene: paused at stage {name}\n")
             sys.stderr.flush()
             time.sleep(600)
+        hwm0 = _status_kb("VmHWM")
+        self._sampled = _status_kb("VmRSS") or 0
+        stop = threading.Event()
+        sampler = threading.Thread(target=self._sample, args=(stop,), daemon=True)
+        sampler.start()
         t0 = time.perf_counter()
         try:
             yield
         finally:
             self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - t0, 4)
+            stop.set()
+            sampler.join()
+            hwm1 = _status_kb("VmHWM")
+            rss = _status_kb("VmRSS") or 0
+            peak = hwm1 if hwm0 is not None and hwm1 is not None and hwm1 > hwm0 else None
+            kb = peak if peak is not None else max(self._sampled, rss)
+            if kb:
+                mb = round(kb / 1024, 1)
+                self.peak_rss_mb[name] = max(self.peak_rss_mb.get(name, 0.0), mb)
+
+    def _sample(self, stop: threading.Event) -> None:
+        while not stop.wait(self.SAMPLE_S):
+            kb = _status_kb("VmRSS")
+            if kb and kb > self._sampled:
+                self._sampled = kb
 
 
 def new_run_id(now: datetime) -> str:
@@ -132,11 +178,41 @@ def versions() -> dict[str, str]:
     return out
 
 
-def rejects_frame(tables: list[tuple[RawTable, MappedTable | None]]) -> pl.DataFrame:
+@dataclass(frozen=True)
+class InputRead:
+    """What the later stages need of one input once its rows have moved on: no frames
+    (a run keeps no input's cells past the stages that use them)."""
+
+    source_file: str
+    input_rows: int
+    rejects: list[RowReject]
+    email_index: int | None  # the email column's position in the file's header
+
+    @classmethod
+    def of(cls, table: RawTable, mapped: MappedTable | None) -> InputRead:
+        idx = table.columns.index(mapped.email_column) if mapped else None
+        return cls(table.source_file, table.input_rows, table.rejects, idx)
+
+
+@dataclass(frozen=True)
+class EventsRead:
+    """An events batch's manifest entry, without its frame (released after normalize)."""
+
+    source_file: str
+    format: str
+    sha256: str
+    size_bytes: int
+    records: int
+    events: int
+    rejected: int
+    skipped: dict[str, int]
+
+
+def rejects_frame(tables: list[InputRead]) -> pl.DataFrame:
     """All row rejects, with the email cell filled in where the row was read far enough."""
     records = []
-    for table, mapped in tables:
-        idx = table.columns.index(mapped.email_column) if mapped else None
+    for table in tables:
+        idx = table.email_index
         for r in table.rejects:
             email = r.email
             if not email and idx is not None and r.fields and idx < len(r.fields):
@@ -190,7 +266,7 @@ def _run_stages(
     progress: Progress,
 ) -> RunResult:
     clock = StageClock()
-    tables: list[tuple[RawTable, MappedTable | None]] = []
+    tables: list[InputRead] = []
     warnings: list[str] = []
     inputs_meta: list[dict[str, Any]] = []
     row_rejects: list[pl.DataFrame] = []  # validation rejects, per input
@@ -243,9 +319,10 @@ def _run_stages(
                 }
             )
             warnings.extend(table.warnings)
-            tables.append((table, mapped))
+            tables.append(InputRead.of(table, mapped))
             row_rejects.append(validated.rejects)
             fixes.append(validated.fixes)
+            del table, mapped, validated, checked  # the raw write holds its frame until done
             index += 1
         progress("Reading inputs", len(paths), len(paths))
         with clock.stage("existing"):
@@ -255,6 +332,7 @@ def _run_stages(
                 else None
             )
         events: NormalizedEvents | None = None
+        events_read: list[EventsRead] = []
         if opts.events:
             progress("Reading events", 0, len(opts.events))
             with clock.stage("events"):
@@ -267,14 +345,22 @@ def _run_stages(
                 events = events_normalized(
                     batches, rules.scoring, pl.concat(known) if known else None
                 )
+                del known
             for b in batches:
                 warnings.extend(b.warnings)
+            events_read = [
+                EventsRead(b.source_file, b.format, b.sha256, b.size_bytes, b.records,
+                           b.frame.height, b.rejects.height, b.skipped)
+                for b in batches
+            ]  # fmt: skip
+            del batches  # the raw event cells: normalize made all it needs of them
             progress("Reading events", len(opts.events), len(opts.events))
     with clock.stage("merge"):
-        file_order = {t.source_file: i for i, (t, _) in enumerate(tables)}
-        merged = contacts_merged(
-            pl.concat(accepted, how="vertical_relaxed"), file_order, rules.merge
-        )
+        file_order = {t.source_file: i for i, t in enumerate(tables)}
+        all_accepted = pl.concat(accepted, how="vertical_relaxed")
+        accepted.clear()
+        merged = contacts_merged(all_accepted, file_order, rules.merge)
+        del all_accepted
         contacts = merged.contacts
         if account is not None:  # the account's suppressions win before any verdict or payload
             contacts = apply_account_suppressions(contacts, account.contacts)
@@ -321,9 +407,7 @@ def _run_stages(
         if account is not None:
             reconciled = reconcile(contacts, account.contacts)
             out.write_csv("account_reconciliation.csv", account_classes_csv(reconciled.classes))
-            preview = import_preview(
-                contacts, account.contacts, sum(t.input_rows for t, _ in tables)
-            )
+            preview = import_preview(contacts, account.contacts, sum(t.input_rows for t in tables))
             out.write_json("import_preview.json", preview)
         account_rows = account.contacts if account is not None else None
         candidates = None
@@ -370,7 +454,7 @@ def _run_stages(
             "fixes.csv",
             pl.concat(fixes, how="vertical") if fixes else pl.DataFrame(schema=FIX_SCHEMA),
         )
-    input_rows = sum(t.input_rows for t, _ in tables)
+    input_rows = sum(t.input_rows for t in tables)
     rejected = rejects.height
     as_of_text = opts.as_of.isoformat().replace("+00:00", "Z")
     with clock.stage("report"):
@@ -402,7 +486,7 @@ def _run_stages(
                     {k: i[k] for k in ("source_file", "format", "preset", "input_rows", "rejected")}
                     for i in inputs_meta
                 ],
-                "events_files": [b.source_file for b in batches] if events is not None else [],
+                "events_files": [b.source_file for b in events_read] if events is not None else [],
             },
         )
         out.write_bytes("report.html", report_html(report).encode())
@@ -420,6 +504,7 @@ def _run_stages(
         "inputs": inputs_meta,
         "outputs": out.describe(),
         "stages": clock.seconds,
+        "stage_peak_rss_mb": clock.peak_rss_mb,
         "deliverability": {
             "dns": opts.dns.mode,
             "verdicts": _counts(contacts["verdict"]),
@@ -445,11 +530,11 @@ def _run_stages(
                     "sha256": b.sha256,
                     "size_bytes": b.size_bytes,
                     "records": b.records,
-                    "events": b.frame.height,
-                    "rejected": b.rejects.height,
+                    "events": b.events,
+                    "rejected": b.rejected,
                     "skipped": b.skipped,
                 }
-                for b in batches
+                for b in events_read
             ],
             "input_records": events.input_records,
             "events": events.count,
