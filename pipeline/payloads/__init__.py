@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,26 +66,26 @@ class Payloads:
     unique_contacts: int
 
     def summary(self) -> dict[str, Any]:
-        out = {}
-        for name, t in self.targets.items():
-            sent = sum(t.sent.values())
-            out[name] = {
-                "requests": sum(
-                    r.contacts if r.extra.get("one_request_per_line") else 1 for r in t.requests
-                ),
-                "files": len(t.requests) + len(t.alternatives) + len(t.files),
-                "contacts_sent": sent,
-                "sent": dict(sorted(t.sent.items())),
-                "left_out": dict(sorted(t.left_out.items())),
-                "records": sum(
-                    r.contacts
-                    for r in t.requests
-                    if not set(r.extra) & {"changes_nothing", "deletes"}
-                ),
-                "warnings": int(sum(w.height for w in t.warnings)),
-                "reconciles": sent + sum(t.left_out.values()) == self.unique_contacts,
-            }
-        return out
+        return {name: target_summary(t, self.unique_contacts) for name, t in self.targets.items()}
+
+
+def target_summary(t: TargetPayloads, unique_contacts: int) -> dict[str, Any]:
+    """One target's entry of the manifest's `payloads`."""
+    sent = sum(t.sent.values())
+    return {
+        "requests": sum(
+            r.contacts if r.extra.get("one_request_per_line") else 1 for r in t.requests
+        ),
+        "files": len(t.requests) + len(t.alternatives) + len(t.files),
+        "contacts_sent": sent,
+        "sent": dict(sorted(t.sent.items())),
+        "left_out": dict(sorted(t.left_out.items())),
+        "records": sum(
+            r.contacts for r in t.requests if not set(r.extra) & {"changes_nothing", "deletes"}
+        ),
+        "warnings": int(sum(w.height for w in t.warnings)),
+        "reconciles": sent + sum(t.left_out.values()) == unique_contacts,
+    }
 
 
 def _counts(frame: pl.DataFrame, column: str) -> dict[str, int]:
@@ -519,40 +519,80 @@ def build_payloads(
     suppress_candidates: pl.Series | None = None,  # their `email`
 ) -> Payloads:
     """Every selected target's request bodies for the final contacts."""
+    built = dict(
+        each_target_payloads(
+            contacts, targets, rules, classes, account, import_tags, suppress_candidates
+        )
+    )
+    return Payloads(built, _warnings(built.values()), contacts.height)
+
+
+def each_target_payloads(
+    contacts: pl.DataFrame,
+    targets: tuple[str, ...],
+    rules: PayloadRules,
+    classes: pl.DataFrame | None = None,
+    account: pl.DataFrame | None = None,
+    import_tags: tuple[str, ...] = (),
+    suppress_candidates: pl.Series | None = None,
+) -> Iterator[tuple[str, TargetPayloads]]:
+    """`build_payloads` one target at a time, so that a caller that writes each target's
+    bodies before asking for the next holds one target's bodies at most."""
     sel = selection(contacts, classes, rules)
     has_account = classes is not None
-    built: dict[str, TargetPayloads] = {}
-    for name in targets:
+    for name in dict.fromkeys(targets):
         if name == "misarmail":
-            built[name] = misarmail(sel, account if has_account else None, rules, list(import_tags))
+            yield name, misarmail(sel, account if has_account else None, rules, list(import_tags))
         elif name == "misar-mail":
-            built[name] = misar_mail(sel, has_account, rules)
+            yield name, misar_mail(sel, has_account, rules)
         elif name == "misar-io":
-            built[name] = misar_io(sel, rules)
+            yield name, misar_io(sel, rules)
         elif name == "mailerdash":
-            built[name] = mailerdash(sel, has_account, suppress_candidates, rules)
-    frames = [w for t in built.values() for w in t.warnings if w.height]
-    warnings = pl.concat(frames) if frames else empty_warnings()
-    return Payloads(built, warnings, contacts.height)
+            yield name, mailerdash(sel, has_account, suppress_candidates, rules)
+
+
+def _warnings(targets: Iterable[TargetPayloads]) -> pl.DataFrame:
+    frames = [w for t in targets for w in t.warnings if w.height]
+    return pl.concat(frames) if frames else empty_warnings()
+
+
+class PayloadWriter:
+    """Writes each target's bodies into `payloads/<target>/` as it comes, then
+    `payloads/requests.json` and payload_warnings.csv, through the run's atomic
+    OutputDir. A written target's bodies are released (only the index is kept)."""
+
+    def __init__(self, out: Any) -> None:
+        self.out = out
+        self.index: list[dict[str, Any]] = []
+        self.alternatives: list[dict[str, Any]] = []
+        self.warnings: list[pl.DataFrame] = []
+
+    def target(self, name: str, t: TargetPayloads) -> None:
+        out = self.out
+        for r in t.requests:
+            out.write_bytes(f"payloads/{name}/{r.file}", r.body, r.contacts)
+            self.index.append(r.describe(name))
+        for r in t.alternatives:
+            out.write_bytes(f"payloads/{name}/{r.file}", r.body, r.contacts)
+            self.alternatives.append(r.describe(name))
+        for rel, body, rows in t.files:
+            out.write_bytes(f"payloads/{name}/{rel}", body, rows)
+        self.warnings.extend(w for w in t.warnings if w.height)
+
+    def finish(self) -> None:
+        self.out.write_json(
+            "payloads/requests.json",
+            {"requests": self.index, "alternatives": self.alternatives},
+            rows=len(self.index),
+        )
+        warnings = pl.concat(self.warnings) if self.warnings else empty_warnings()
+        self.out.write_csv("payload_warnings.csv", warnings)
 
 
 def write_payloads(payloads: Payloads, out: Any) -> None:
     """The bodies into `payloads/<target>/`, `payloads/requests.json`, and
     payload_warnings.csv, through the run's atomic OutputDir."""
-    index: list[dict[str, Any]] = []
-    alternatives: list[dict[str, Any]] = []
+    writer = PayloadWriter(out)
     for name, t in payloads.targets.items():
-        for r in t.requests:
-            out.write_bytes(f"payloads/{name}/{r.file}", r.body, r.contacts)
-            index.append(r.describe(name))
-        for r in t.alternatives:
-            out.write_bytes(f"payloads/{name}/{r.file}", r.body, r.contacts)
-            alternatives.append(r.describe(name))
-        for rel, body, rows in t.files:
-            out.write_bytes(f"payloads/{name}/{rel}", body, rows)
-    out.write_json(
-        "payloads/requests.json",
-        {"requests": index, "alternatives": alternatives},
-        rows=len(index),
-    )
-    out.write_csv("payload_warnings.csv", payloads.warnings)
+        writer.target(name, t)
+    writer.finish()
