@@ -337,7 +337,7 @@ def events_normalized(
         _stripped(kept, "campaign_id"),
         _stripped(kept, "event_id"),
         machine.alias("machine_open"),
-        owned(_col(kept, "reason")).alias("reason"),
+        _col(kept, "reason").alias("reason"),
     )
     rejects = pl.concat(
         [*(b.rejects for b in batches), rejected.cast(EVENT_REJECT_SCHEMA)], how="vertical"
@@ -363,18 +363,19 @@ def events_normalized(
 
 
 def _stripped(frame: pl.DataFrame, name: str) -> pl.Expr:
-    """Trimmed, empty as null, in buffers of its own (see `owned`)."""
+    """Trimmed, empty as null; only values with something to trim are touched."""
     if name not in frame.columns:
         return pl.lit(None, pl.String).alias(name)
     c = pl.col(name)
-    return owned(c.str.strip_chars().replace("", None)).alias(name)
+    return c.str.strip_chars().replace("", None).alias(name)
 
 
 def owned(text: pl.Expr) -> pl.Expr:
     """The same strings, copied into new buffers (nulls stay null).
 
-    A string column polars takes over from DuckDB's Arrow result shares its buffers, and
-    any column sliced, filtered or trimmed from it shares them too: one such column keeps
-    every column of the whole read alive (~2 GB at 10M events). What outlives the read
-    is copied, which costs ~0.1 s per 10M values."""
+    A string column sliced, gathered or trimmed from another shares its buffers and keeps
+    them alive; one taken over from DuckDB's Arrow result keeps the whole result alive
+    (every column: ~2 GB at 10M events). The readers hand over frames in buffers of their
+    own (`fast_csv`, `_generic_batch`); what is kept of a few rows of them here (rejects,
+    the distinct addresses' keys) is copied too, so the raw cells can go."""
     return pl.concat_str(text, pl.lit(""))
