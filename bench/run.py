@@ -30,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -55,12 +56,43 @@ class PipelineFailed(RuntimeError):
     """The listhygiene subprocess exited with an error code."""
 
 
+class PipelineCapped(RuntimeError):
+    """The bench killed the subprocess: its RSS passed --rss-cap-mb."""
+
+    def __init__(self, seconds: float, rss_mb: float):
+        super().__init__(f"killed after {seconds:.1f}s at {rss_mb:,.0f} MB RSS")
+        self.seconds, self.rss_mb = seconds, rss_mb
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _watch(proc: subprocess.Popen[bytes], cap_mb: float, hit: list[float]) -> None:
+    """Kill `proc` when its RSS passes `cap_mb` (a shared machine must not swap or OOM)."""
+    while proc.poll() is None:
+        rss = _rss_mb(proc.pid)
+        if rss > cap_mb:
+            hit.append(rss)
+            proc.kill()
+            return
+        time.sleep(0.2)
+
+
 @dataclass
 class PipelineRun:
     seconds: float
     exit_code: int
     peak_rss_mb: float
     stages: dict[str, float] = field(default_factory=dict)
+    stage_peak_rss_mb: dict[str, float] = field(default_factory=dict)
     manifest_input_rows: int | None = None
 
 
@@ -87,12 +119,29 @@ def materialize_once(paths: list[Path]) -> float:
     """Seconds for DuckDB to read every cell of the same files as text into Arrow: the
     floor for any ingest that keeps every cell, which a count(*) never has to do."""
     con = duckdb.connect()
+    query = "SELECT * FROM read_csv(?, all_varchar=true)"
     try:
         started = time.perf_counter()
         for path in paths:
-            con.sql(
-                "SELECT * FROM read_csv(?, all_varchar=true)", params=[str(path)]
-            ).to_arrow_table()
+            con.sql(query, params=[str(path)]).to_arrow_table()
+        return time.perf_counter() - started
+    finally:
+        con.close()
+
+
+def parse_once(paths: list[Path], typed: bool) -> float:
+    """Seconds for DuckDB to parse every field of the files and use it (a hash of every
+    column, summed: no column can be skipped, nothing is kept, so memory stays flat at
+    any size). As text, or `typed`: with the types DuckDB's sniffer gives each column
+    (timestamps, numbers), the floor for reading every field into a typed value."""
+    con = duckdb.connect()
+    options = "" if typed else ", all_varchar=true"
+    try:
+        started = time.perf_counter()
+        for path in paths:
+            con.execute(
+                f"SELECT sum(hash(COLUMNS(*))) FROM read_csv(?{options})", [str(path)]
+            ).fetchall()
         return time.perf_counter() - started
     finally:
         con.close()
@@ -109,8 +158,9 @@ def stage_seconds(manifest: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-def run_pipeline_once(command: list[str], work: Path) -> PipelineRun:
-    """Run the CLI once in a fresh temp folder; peak RSS comes from wait4's rusage."""
+def run_pipeline_once(command: list[str], work: Path, cap_mb: float | None = None) -> PipelineRun:
+    """Run the CLI once in a fresh temp folder; peak RSS comes from wait4's rusage.
+    With `cap_mb`, the run is killed (PipelineCapped) when its RSS passes it."""
     with tempfile.TemporaryDirectory(prefix="lh-bench-", dir=work) as tmp:
         out_dir, db = Path(tmp) / "out", Path(tmp) / "store.duckdb"
         argv = [*command, "--out", str(out_dir), "--db", str(db), "--as-of", AS_OF, "--quiet"]
@@ -120,10 +170,15 @@ def run_pipeline_once(command: list[str], work: Path) -> PipelineRun:
         with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
             started = time.perf_counter()
             proc = subprocess.Popen(argv, stdout=out, stderr=err, cwd=REPO, env=env)
+            hit: list[float] = []
+            if cap_mb:
+                threading.Thread(target=_watch, args=(proc, cap_mb, hit), daemon=True).start()
             _, status, usage = os.wait4(proc.pid, 0)
             seconds = time.perf_counter() - started
         exit_code = os.waitstatus_to_exitcode(status)
         proc.returncode = exit_code  # already reaped; keep Popen from waiting again
+        if hit:
+            raise PipelineCapped(seconds, hit[0])
         if exit_code not in OK_EXIT_CODES:
             stderr = stderr_path.read_text(errors="replace").strip()
             raise PipelineFailed(
@@ -143,6 +198,7 @@ def run_pipeline_once(command: list[str], work: Path) -> PipelineRun:
             exit_code=exit_code,
             peak_rss_mb=usage.ru_maxrss / 1024,  # Linux reports KiB
             stages=stage_seconds(manifest),
+            stage_peak_rss_mb=dict(manifest.get("stage_peak_rss_mb") or {}),
             manifest_input_rows=reconciliation.get("input_rows"),
         )
 
@@ -192,9 +248,11 @@ def print_table(result: dict[str, Any]) -> None:
         print("\n  pipeline: skipped (--scan-only)")
         return
     print(line.format("pipeline run (wall)", f"{pipe['seconds']:.3f}", f"{pipe['rows_per_s']:,}"))
+    peaks = pipe.get("stage_peak_rss_mb") or {}
     for stage, secs in pipe["stage_seconds"].items():
         rate = f"{pipe['ingest_rows_per_s']:,}" if stage == "ingest" and secs else ""
-        print(line.format(f"  stage {stage}", f"{secs:.3f}", rate))
+        peak = f"  (peak {peaks[stage]:,.0f} MB)" if stage in peaks else ""
+        print(line.format(f"  stage {stage}", f"{secs:.3f}", rate) + peak)
     print()
     print(f"  pipeline exit code {pipe['exit_code']}, peak RSS {pipe['peak_rss_mb']:.0f} MB")
     ratios = result["ratios"]
@@ -211,6 +269,15 @@ def print_table(result: dict[str, Any]) -> None:
         f"ingest/floor = {ratios['ingest_over_materialize']:.2f}x"
     )
     print(f"  run/scan    = {ratios['run_over_scan']:.2f}x  (whole run incl. interpreter start)")
+    print(
+        f"  run/all-files scan = {ratios['run_over_all_scan']:.2f}x  (target <= {RUN_TARGET:.0f}x: "
+        f"{'meets' if ratios['meets_run_target'] else 'MISSES'}); all files: scan "
+        f"{scan['all_files_seconds']:.2f}s, parse text {result['parse']['text_seconds']:.2f}s, "
+        f"typed {result['parse']['typed_seconds']:.2f}s; run/typed parse = "
+        f"{ratios['run_over_parse_typed']:.2f}x"
+    )
+    rss_verdict = "meets" if ratios["meets_rss_target"] else "MISSES"
+    print(f"  peak RSS {pipe['peak_rss_mb']:,.0f} MB (target <= {RSS_TARGET_MB} MB: {rss_verdict})")
     if ratios.get("merge_over_ingest") is not None:
         verdict = "meets" if ratios["merge_over_ingest"] <= 1 else "MISSES"
         print(f"  merge/ingest = {ratios['merge_over_ingest']:.2f}x  (target <= 1x: {verdict})")
@@ -222,12 +289,18 @@ def print_table(result: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--contacts", type=int, default=1_000_000)
-    parser.add_argument("--events", type=int, default=0)
+    parser.add_argument("--events", type=int, default=10_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--work", type=Path, default=BENCH / "data")
     parser.add_argument("--results", type=Path, default=BENCH / "results")
     parser.add_argument("--seed", type=int, default=generate.DEFAULT_SEED)
     parser.add_argument("--scan-only", action="store_true", help="measure the scan, skip the CLI")
+    parser.add_argument(
+        "--rss-cap-mb",
+        type=float,
+        default=None,
+        help="kill the pipeline when its RSS passes this (recorded as capped, not a failure)",
+    )
     args = parser.parse_args(argv)
     if args.contacts < 1 or args.events < 0 or args.repeat < 1:
         parser.error("need --contacts >= 1, --events >= 0, --repeat >= 1")
@@ -252,6 +325,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"scan: {scan_seconds:.3f}s for {input_rows:,} rows (median)", file=sys.stderr)
     floor_seconds = median([materialize_once(contacts_files) for _ in range(args.repeat)])
     print(f"materialize floor: {floor_seconds:.3f}s (median)", file=sys.stderr)
+    # every input file (events too), as text and typed: the floor the whole run compares to
+    floor_all = median([parse_once(scanned, typed=False) for _ in range(args.repeat)])
+    floor_typed = median([parse_once(scanned, typed=True) for _ in range(args.repeat)])
+    print(f"parse all files: {floor_all:.3f}s text, {floor_typed:.3f}s typed", file=sys.stderr)
 
     result: dict[str, Any] = {
         "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -271,6 +348,15 @@ def main(argv: list[str] | None = None) -> int:
             "seconds": floor_seconds,
             "over_scan": round(floor_seconds / scan_seconds, 3),
         },
+        "parse": {
+            "query": "SELECT sum(hash(COLUMNS(*))) FROM read_csv(path[, all_varchar=true])",
+            "files": [p.name for p in scanned],
+            "text_seconds": floor_all,
+            "typed_seconds": floor_typed,
+            "text_over_all_scan": round(floor_all / all_scan_seconds, 3),
+            "typed_over_all_scan": round(floor_typed / all_scan_seconds, 3),
+        },
+        "load": os.getloadavg() if hasattr(os, "getloadavg") else None,
         "pipeline": None,
         "ratios": {},
     }
@@ -282,12 +368,23 @@ def main(argv: list[str] | None = None) -> int:
         runs: list[PipelineRun] = []
         for k in range(args.repeat):
             try:
-                runs.append(run_pipeline_once(command, inputs))
+                runs.append(run_pipeline_once(command, inputs, args.rss_cap_mb))
+            except PipelineCapped as exc:
+                print(f"bench: repeat {k + 1}: {exc}", file=sys.stderr)
+                result["pipeline"] = {
+                    "capped": True,
+                    "rss_cap_mb": args.rss_cap_mb,
+                    "killed_after_seconds": round(exc.seconds, 2),
+                    "rss_at_kill_mb": round(exc.rss_mb, 1),
+                }
+                break
             except PipelineFailed as exc:
                 print(f"bench: repeat {k + 1} of {args.repeat}: {exc}", file=sys.stderr)
                 print("bench: no results written.", file=sys.stderr)
                 return 1
             print(f"pipeline repeat {k + 1}: {runs[-1].seconds:.2f}s", file=sys.stderr)
+        if not runs:  # capped: what was measured is in result["pipeline"]
+            return _write(result, args.results, "-capped")
         run_seconds = median([r.seconds for r in runs])
         stage_names = list(dict.fromkeys(name for r in runs for name in r.stages))
         stages = {
@@ -311,6 +408,12 @@ def main(argv: list[str] | None = None) -> int:
             "exit_codes": [r.exit_code for r in runs],
             "peak_rss_mb": round(max(r.peak_rss_mb for r in runs), 1),
             "stage_seconds": stages,
+            # each stage's peak resident memory (manifest `stage_peak_rss_mb`), max of repeats
+            "stage_peak_rss_mb": {
+                name: max(r.stage_peak_rss_mb[name] for r in runs if name in r.stage_peak_rss_mb)
+                for name in stage_names
+                if any(name in r.stage_peak_rss_mb for r in runs)
+            },
             "manifest_input_rows": runs[-1].manifest_input_rows,
             "rows_per_s": per_second(input_rows, run_seconds),
             "ingest_rows_per_s": per_second(input_rows, ingest),
@@ -326,6 +429,7 @@ def main(argv: list[str] | None = None) -> int:
             "run_over_scan": round(run_seconds / scan_seconds, 3),
             # issue 10: the whole run against a bare scan of every input file, events included
             "run_over_all_scan": round(run_seconds / all_scan_seconds, 3),
+            "run_over_parse_typed": round(run_seconds / floor_typed, 3),
             "run_target": RUN_TARGET,
             "meets_run_target": run_seconds / all_scan_seconds <= RUN_TARGET,
             "peak_rss_target_mb": RSS_TARGET_MB,
@@ -334,11 +438,18 @@ def main(argv: list[str] | None = None) -> int:
             "meets_ingest_target": ingest_ratio is not None and ingest_ratio <= INGEST_TARGET,
         }
 
-    args.results.mkdir(parents=True, exist_ok=True)
-    name = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + ("-scan" if args.scan_only else "")
-    path = args.results / f"{name}.json"
+    return _write(result, args.results, "-scan" if args.scan_only else "")
+
+
+def _write(result: dict[str, Any], folder: Path, suffix: str) -> int:
+    folder.mkdir(parents=True, exist_ok=True)
+    name = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + suffix
+    path = folder / f"{name}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
-    print_table(result)
+    if result["pipeline"] is None or not result["pipeline"].get("capped"):
+        print_table(result)
+    else:
+        print(json.dumps(result["pipeline"]))
     print(f"\n  results: {path}")
     return 0
 

@@ -25,6 +25,7 @@ from ..presets import find_header
 from ..ruleset import IngestRules
 from . import mailerdash, mailgun, postmark, sendgrid, ses
 from .fast_csv import read_generic_csv
+from .normalize import owned
 from .table import (
     EVENT_REJECT_SCHEMA,
     EVENT_TYPES,
@@ -119,8 +120,8 @@ def _generic_batch(table: RawTable) -> EventBatch:
     frame = table.frame.select(
         pl.lit(table.source_file).alias("source_file"),
         pl.col(ROW).alias("row"),
-        *(
-            (pl.col(found[c]) if c in found else pl.lit(None, pl.String)).alias(c)
+        *(  # copied: the reader's frame may share one buffer set with all its columns
+            (owned(pl.col(found[c])) if c in found else pl.lit(None, pl.String)).alias(c)
             for c in RAW_EVENT_SCHEMA
             if c not in ("source_file", "row")
         ),

@@ -237,7 +237,7 @@ def events_normalized(
     # Each distinct address validated once; events keep an index into the addresses.
     addr, addresses = distinct_ids(raw.get_column("email"))
     checked = _validated(addresses, contact_emails)
-    keys = checked.get_column("email_key")
+    keys = checked.select(owned(pl.col("email_key"))).to_series()  # may be views of `raw`
     raw = raw.with_columns(
         event.alias("__event"),
         addr.alias("__addr"),
@@ -313,7 +313,7 @@ def events_normalized(
             .replace_strict(pl.Series(range(len(files)), dtype=pl.UInt32), pl.Series(files))
             .alias("source_file"),
             "row",
-            "email",
+            owned(pl.col("email")).alias("email"),
             message.alias("error"),
         )
     )
@@ -368,3 +368,14 @@ def _stripped(frame: pl.DataFrame, name: str) -> pl.Expr:
         return pl.lit(None, pl.String).alias(name)
     c = pl.col(name)
     return c.str.strip_chars().replace("", None).alias(name)
+
+
+def owned(text: pl.Expr) -> pl.Expr:
+    """The same strings, copied into new buffers (nulls stay null).
+
+    A string column sliced, gathered or trimmed from another shares its buffers and keeps
+    them alive; one taken over from DuckDB's Arrow result keeps the whole result alive
+    (every column: ~2 GB at 10M events). The readers hand over frames in buffers of their
+    own (`fast_csv`, `_generic_batch`); what is kept of a few rows of them here (rejects,
+    the distinct addresses' keys) is copied too, so the raw cells can go."""
+    return pl.concat_str(text, pl.lit(""))

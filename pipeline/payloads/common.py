@@ -37,26 +37,26 @@ class Payloads:
     unique_contacts: int
 
     def summary(self) -> dict[str, Any]:
-        out = {}
-        for name, t in self.targets.items():
-            sent = sum(t.sent.values())
-            out[name] = {
-                "requests": sum(
-                    r.contacts if r.extra.get("one_request_per_line") else 1 for r in t.requests
-                ),
-                "files": len(t.requests) + len(t.alternatives) + len(t.files),
-                "contacts_sent": sent,
-                "sent": dict(sorted(t.sent.items())),
-                "left_out": dict(sorted(t.left_out.items())),
-                "records": sum(
-                    r.contacts
-                    for r in t.requests
-                    if not set(r.extra) & {"changes_nothing", "deletes"}
-                ),
-                "warnings": int(sum(w.height for w in t.warnings)),
-                "reconciles": sent + sum(t.left_out.values()) == self.unique_contacts,
-            }
-        return out
+        return {name: target_summary(t, self.unique_contacts) for name, t in self.targets.items()}
+
+
+def target_summary(t: TargetPayloads, unique_contacts: int) -> dict[str, Any]:
+    """One target's entry of the manifest's `payloads`."""
+    sent = sum(t.sent.values())
+    return {
+        "requests": sum(
+            r.contacts if r.extra.get("one_request_per_line") else 1 for r in t.requests
+        ),
+        "files": len(t.requests) + len(t.alternatives) + len(t.files),
+        "contacts_sent": sent,
+        "sent": dict(sorted(t.sent.items())),
+        "left_out": dict(sorted(t.left_out.items())),
+        "records": sum(
+            r.contacts for r in t.requests if not set(r.extra) & {"changes_nothing", "deletes"}
+        ),
+        "warnings": int(sum(w.height for w in t.warnings)),
+        "reconciles": sent + sum(t.left_out.values()) == unique_contacts,
+    }
 
 
 def counts_by(frame: pl.DataFrame, column: str) -> dict[str, int]:
