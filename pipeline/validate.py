@@ -104,6 +104,10 @@ def contacts_validated(
         pl.concat([keys, verdicts.select("input", "valid", "error", "reason")], how="horizontal")
         .with_row_index("__pos")
         .filter(~pl.col("valid"))
+        # Fresh string arrays for the few rejected rows: polars 2.1 can panic ("assertion
+        # failed: i < self.len()", polars-arrow binview) running string functions on a
+        # filtered column that shares its buffers (tests/test_reconciliation.py found it).
+        .with_columns(pl.concat_str(pl.col(c), pl.lit("")) for c in ("input", "error"))
         .select(
             "__pos",
             "source_file",

@@ -103,3 +103,29 @@ def test_reconciliation_holds_and_suppressions_survive(generated):
         assert rec["unique_contacts"] == len(worst)
         manifest = json.loads((root / "out" / "manifest.json").read_text())
         assert manifest["reconciliation"] == rec
+
+
+def test_rejected_addresses_after_valid_ones_do_not_crash_polars(tmp_path):
+    """The input on which polars 2.1 panicked ("assertion failed: i < self.len()") while
+    writing the reject sentences of a filtered column read by DuckDB (found by the
+    property test above): two valid rows, then two invalid ones."""
+    p = tmp_path / "p.csv"
+    p.write_text(
+        "email,status,first_name\nDEE@EXAMPLE.COM,unsubscribed,N\n"
+        "Eve <eve@example.org>,complained,N\nx@@y.com,,N\nnot-an-address,,N\n",
+        encoding="utf-8",
+    )
+    result = execute(
+        RunOptions(
+            inputs=[p],
+            out=tmp_path / "out",
+            db=tmp_path / "s.duckdb",
+            as_of=datetime(2026, 11, 1, tzinfo=UTC),
+            dns=DnsOptions("off"),
+        )
+    )
+    assert result.manifest["reconciliation"] == {
+        "input_rows": 4, "rejected": 2, "duplicates_merged": 0, "unique_contacts": 2
+    }  # fmt: skip
+    rejects = (tmp_path / "out" / "rejects.csv").read_text().splitlines()
+    assert [r.split(",")[2] for r in rejects[1:]] == ["x@@y.com", "not-an-address"]

@@ -27,7 +27,7 @@ import duckdb
 import polars as pl
 
 from ..ingest.sniff import sniff_delimiter
-from ..ingest.table import header_names
+from ..ingest.table import header_names, owned_frame
 from ..ruleset import IngestRules
 
 _BLOCK = 16 << 20
@@ -73,27 +73,6 @@ def _byte_pass(path: Path) -> _Bytes:
     if size and last != b"\n":
         lines += 1
     return _Bytes(digest.hexdigest(), size, lines, plain)
-
-
-def _owned_frame(relation: duckdb.DuckDBPyRelation) -> pl.DataFrame | None:
-    """The query's rows as a polars frame whose strings are in polars' own buffers; None
-    for no rows.
-
-    Fetched in batches, each copied as it arrives: a column polars takes over from
-    DuckDB's Arrow result keeps that whole result alive (every column), and so does any
-    column sliced or trimmed from it later; the full result of 10M events is ~2 GB, its
-    copy ~1.6 GB, and a batch at a time never holds both."""
-    parts = []
-    for batch in relation.to_arrow_reader(_FETCH_ROWS):
-        part = pl.from_arrow(batch)
-        assert isinstance(part, pl.DataFrame)
-        parts.append(
-            part.select(
-                pl.concat_str(pl.col(c), pl.lit("")).alias(c) if t == pl.String else pl.col(c)
-                for c, t in part.schema.items()
-            )
-        )
-    return pl.concat(parts) if parts else None
 
 
 def _sql_str(s: str) -> str:
@@ -153,7 +132,7 @@ def read_generic_csv(
         with ThreadPoolExecutor(1) as pool:
             facts = pool.submit(_byte_pass, path)
             try:
-                frame = _owned_frame(con.sql(query))
+                frame = owned_frame(con.sql(query), _FETCH_ROWS)
             except duckdb.Error:
                 frame = None
             info = facts.result()
