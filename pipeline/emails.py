@@ -141,6 +141,7 @@ import multiprocessing as mp
 import os
 import re
 import threading
+import time
 import unicodedata
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
@@ -535,7 +536,12 @@ def _get_executor(workers: int) -> ProcessPoolExecutor:
                 ctx.set_forkserver_preload([__name__])
             else:
                 ctx = mp.get_context("spawn")
-            _executor = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+            _executor = ProcessPoolExecutor(
+                max_workers=workers,
+                mp_context=ctx,
+                initializer=_exit_with_run,
+                initargs=(os.getpid(),),
+            )
             _executor_workers = workers
             # Starting the processes blocks for ~0.4 s (fork server start-up): do it now,
             # under the lock, so a caller never gets a pool that is still booting.
@@ -556,6 +562,24 @@ def _warm_executor(workers: int) -> None:
 
 def _noop() -> None:
     return None
+
+
+def _exit_with_run(run_pid: int) -> None:
+    """In each worker: leave when the run that started the pool is gone. A run killed
+    with SIGKILL cannot shut its pool down, and a worker left behind would keep the
+    run's stdout and stderr open (a scheduler or a pipe would wait for them)."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            try:
+                os.kill(run_pid, 0)
+            except ProcessLookupError:
+                os._exit(0)
+            except PermissionError:  # alive, another user's process: keep going
+                pass
+
+    threading.Thread(target=watch, name="listhygiene-run-watch", daemon=True).start()
 
 
 def _default_workers() -> int:

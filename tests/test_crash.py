@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,40 @@ def test_a_run_killed_at_a_stage_loses_nothing(
     subprocess.run(_cmd(smaller, out, db), check=True)
     assert _files(out, RUN_SPECIFIC) == reference
     assert not list(tmp_path.glob(".out.staging-*")), "a killed run's staging folder is left"
+
+
+_POOL = """
+import time
+if __name__ == "__main__":
+    from listhygiene import emails
+    ex = emails._get_executor(2)
+    print(" ".join(str(p) for p in ex._processes), flush=True)
+    time.sleep(120)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status  # a zombie has exited
+
+
+def test_email_workers_leave_when_the_run_is_killed(tmp_path: Path) -> None:
+    script = tmp_path / "pool.py"
+    script.write_text(_POOL)
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        workers = [int(p) for p in proc.stdout.readline().split()]
+        assert len(workers) == 2 and all(_alive(p) for p in workers)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(_alive(p) for p in workers), "email workers outlived the killed run"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
