@@ -135,14 +135,11 @@ def apply_limits(
     rules: PayloadRules,
     t: TargetPayloads,
 ) -> pl.DataFrame:
-    limited = within_limits(frame, fields, target, rules.policy)
-    t.warnings.append(limited.warnings)
-    if limited.skipped:
-        t.left_out["over_limit"] = t.left_out.get("over_limit", 0) + limited.skipped
-    return limited.frame
+    return absorb(within_limits(frame, fields, target, rules.policy), t)
 
 
-def object_limits(frame: pl.DataFrame, limited: Limited, t: TargetPayloads) -> pl.DataFrame:
+def absorb(limited: Limited, t: TargetPayloads) -> pl.DataFrame:
+    """The rows a limit check kept; its warnings and skipped rows counted for the target."""
     t.warnings.append(limited.warnings)
     if limited.skipped:
         t.left_out["over_limit"] = t.left_out.get("over_limit", 0) + limited.skipped

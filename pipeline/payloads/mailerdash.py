@@ -17,7 +17,7 @@ from .common import (
     records_of,
     tally,
 )
-from .records import Field, json_string
+from .records import Field, json_string, warnings_of
 from .rules import PayloadRules
 
 MAILERDASH_FIELDS = (
@@ -41,14 +41,13 @@ def mailerdash(
     tally(t, frame.head(0), suppressed, "no_status_in_import")
     lost = suppressed.filter(pl.col("class") == "update")  # active in the account
     if lost.height:
-        t.warnings.append(lost.select(
-            pl.lit("mailerdash").alias("target"), "email", pl.lit("status").alias("field"),
-            pl.lit("not_carried").alias("action"), pl.lit("no status in import").alias("limit"),
+        t.warnings.append(warnings_of(
+            lost, "mailerdash", "status", "not_carried", "no status in import",
             pl.format(
                 "{} here, active in the account: mailerdash's import cannot carry a status; "
                 "set it with PATCH /v1/bulk/contacts/{} and body {{\"status\": \"unsubscribed\"}}.",
                 pl.col("status"), pl.col("email"),
-            ).alias("message"),
+            ),
         ))  # fmt: skip
     go = apply_limits(
         frame.filter(pl.col(SEND) == "active"), MAILERDASH_FIELDS, "mailerdash", rules, t

@@ -13,8 +13,8 @@ from .batches import Request
 from .common import (
     SEND,
     TargetPayloads,
+    absorb,
     apply_limits,
-    object_limits,
     records_of,
     status_as,
     tally,
@@ -47,10 +47,10 @@ def misar_io(sel: pl.DataFrame, rules: PayloadRules) -> TargetPayloads:
     cf = pl.col("custom_fields")
     # cheap bound: every key is followed by `":`, so fewer than 21 of them means ≤ 20 keys
     maybe_over = (cf.str.len_bytes() > 8192) | (cf.str.count_matches('":', literal=True) > 20)
-    go = object_limits(go, objects_within_limits(
+    go = absorb(objects_within_limits(
         go, "custom_fields", "customFields", custom_fields_fix(20, 8192), "misar-io",
         rules.policy, "20 keys, 8192 bytes", maybe_over), t)  # fmt: skip
-    go = object_limits(go, objects_within_limits(
+    go = absorb(objects_within_limits(
         go, "social_profiles", "socialProfiles", social_profiles_fix(500), "misar-io",
         rules.policy, "documented keys, 500 characters"), t)  # fmt: skip
     records = records_of(go, MISAR_IO_FIELDS, MisarIoContact, "misar-io")

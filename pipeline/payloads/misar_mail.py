@@ -19,7 +19,7 @@ from .common import (
     status_as,
     tally,
 )
-from .records import Field
+from .records import Field, warnings_of
 from .rules import PayloadRules
 
 MISAR_MAIL_FIELDS = (
@@ -74,11 +74,10 @@ def _misar_mail_csv(
     split = pl.col("tags").list.eval(pl.element().str.contains("[,;]")).list.any().fill_null(False)
     odd = active.filter(split)
     if odd.height:
-        t.warnings.append(odd.select(
-            pl.lit("misar-mail").alias("target"), "email", pl.lit("tags").alias("field"),
-            pl.lit("not_carried").alias("action"), pl.lit("no , or ; in a CSV tag").alias("limit"),
-            pl.lit("a tag holds a comma or semicolon, which the CSV form's tags cell would "
-                   "split: this contact is in the JSON import only.").alias("message"),
+        t.warnings.append(warnings_of(
+            odd, "misar-mail", "tags", "not_carried", "no , or ; in a CSV tag",
+            "a tag holds a comma or semicolon, which the CSV form's tags cell would split: "
+            "this contact is in the JSON import only.",
         ))  # fmt: skip
     rows = active.filter(~split).select(
         "email",

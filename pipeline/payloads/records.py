@@ -97,16 +97,22 @@ class Limited:
     skipped: int  # rows left out by the skip policy
 
 
-def _warn(
-    frame: pl.DataFrame, target: str, key: str, action: str, limit: str, message: pl.Expr
+def warnings_of(
+    frame: pl.DataFrame,
+    target: str,
+    key: str,
+    action: str | pl.Expr,
+    limit: str,
+    message: str | pl.Expr,
 ) -> pl.DataFrame:
+    """payload_warnings.csv rows (WARNING_SCHEMA) for the contacts of `frame`."""
     return frame.select(
         pl.lit(target).alias("target"),
         pl.col("email"),
         pl.lit(key).alias("field"),
-        pl.lit(action).alias("action"),
+        (pl.lit(action) if isinstance(action, str) else action).alias("action"),
         pl.lit(limit).alias("limit"),
-        message.alias("message"),
+        (pl.lit(message) if isinstance(message, str) else message).alias("message"),
     )
 
 
@@ -142,7 +148,9 @@ def within_limits(
         message = pl.format(
             f"{f.key} has {{}} {unit}; {target} takes at most {limit}: {outcome}.", size
         )
-        warnings.append(_warn(hits, target, f.key, "skipped" if skip else "fixed", limit, message))
+        warnings.append(
+            warnings_of(hits, target, f.key, "skipped" if skip else "fixed", limit, message)
+        )
         if skip:
             drop = drop | over
             continue
@@ -271,17 +279,15 @@ def objects_within_limits(
     suffix = pl.when(pl.lit(skip_rows)).then(
         pl.lit(f": the contact is left out of {target} (policy skip in payloads.toml)")
     )
-    warnings = (
-        sub.with_columns(action.alias("__action"), suffix.fill_null("").alias("__suffix"))
-        .filter(pl.lit(noted))
-        .select(
-            pl.lit(target).alias("target"),
-            pl.col("email"),
-            pl.lit(key).alias("field"),
-            pl.col("__action").alias("action"),
-            pl.lit(limit).alias("limit"),
-            (pl.col("__note") + pl.col("__suffix") + pl.lit(".")).alias("message"),
-        )
+    warnings = warnings_of(
+        sub.with_columns(action.alias("__action"), suffix.fill_null("").alias("__suffix")).filter(
+            pl.lit(noted)
+        ),
+        target,
+        key,
+        pl.col("__action"),
+        limit,
+        pl.col("__note") + pl.col("__suffix") + pl.lit("."),
     )
     new_values = frame.get_column(column).scatter(idx, results.get_column("value"))
     kept = frame.with_columns(new_values.alias(column))
