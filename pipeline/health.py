@@ -20,6 +20,7 @@ from typing import Any
 import polars as pl
 
 from .rulefile import RuleTable, load_rules_file, unknown_tables
+from .store import HISTORY_STATS
 
 HEALTH_FILE = "health.toml"
 SIGNALS = ("active_ratio", "bounce_rate", "complaint_rate", "engagement")
@@ -270,18 +271,9 @@ class Health:
 
     @property
     def history_row(self) -> dict[str, Any]:
-        """What the store keeps of this run for the trend in later reports."""
-        s = self.stats
-        return {
-            "healthScore": s["healthScore"],
-            "totalContacts": s["totalContacts"],
-            "activeContacts": s["activeContacts"],
-            "unengagedCount": s["unengagedCount"],
-            "bouncedCount": s["bouncedCount"],
-            "complainedCount": s["complainedCount"],
-            "unsubscribedCount": s["unsubscribedCount"],
-            "engagement_known": s["engagement_known"],
-        }
+        """What the store keeps of this run for the trend in later reports: the stats its
+        `health_history` table has a column for."""
+        return {k: self.stats[k] for k in HISTORY_STATS}
 
 
 def list_health(

@@ -17,7 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -96,6 +96,19 @@ CREATE TABLE IF NOT EXISTS health_history (
 def default_store_path() -> Path:
     env = os.environ.get("LISTHYGIENE_DB")
     return Path(env) if env else Path(".listhygiene") / "store.duckdb"
+
+
+# health.json stat -> column of the health_history table
+HISTORY_STATS: dict[str, str] = {
+    "healthScore": "health_score",
+    "totalContacts": "total_contacts",
+    "activeContacts": "active_contacts",
+    "unengagedCount": "unengaged_count",
+    "bouncedCount": "bounced_count",
+    "complainedCount": "complained_count",
+    "unsubscribedCount": "unsubscribed_count",
+    "engagement_known": "engagement_known",
+}
 
 
 @dataclass
@@ -233,29 +246,18 @@ class Store:
 
     # -- health history ---------------------------------------------------------
 
-    _HISTORY: ClassVar[dict[str, str]] = {
-        "healthScore": "health_score",
-        "totalContacts": "total_contacts",
-        "activeContacts": "active_contacts",
-        "unengagedCount": "unengaged_count",
-        "bouncedCount": "bounced_count",
-        "complainedCount": "complained_count",
-        "unsubscribedCount": "unsubscribed_count",
-        "engagement_known": "engagement_known",
-    }
-
     def record_health(self, run_id: str, as_of: datetime, stats: dict[str, Any]) -> None:
-        cols = ["run_id", "as_of", *self._HISTORY.values()]
+        cols = ["run_id", "as_of", *HISTORY_STATS.values()]
         self.con.execute(
             f"INSERT INTO health_history ({', '.join(cols)}) VALUES "
             f"({', '.join('?' for _ in cols)})",
-            [run_id, _utc(as_of), *(stats[k] for k in self._HISTORY)],
+            [run_id, _utc(as_of), *(stats[k] for k in HISTORY_STATS)],
         )
 
     def health_history(self, limit: int = 100) -> list[dict[str, Any]]:
         """The stats of the last `limit` finished runs, oldest first, in health.json's
         names plus run_id and as_of."""
-        cols = ", ".join(f'h.{c} AS "{k}"' for k, c in self._HISTORY.items())
+        cols = ", ".join(f'h.{c} AS "{k}"' for k, c in HISTORY_STATS.items())
         rows = self.con.execute(
             f"SELECT * FROM (SELECT h.run_id, h.as_of, {cols}, r.started_at FROM health_history h "
             "JOIN runs r USING (run_id) WHERE r.outcome IN ('succeeded', 'gate_failed') "
