@@ -33,7 +33,6 @@ __all__ = [
     "build_payloads",
     "each_target_payloads",
     "target_summary",
-    "write_payloads",
 ]
 
 
@@ -115,12 +114,3 @@ class PayloadWriter:
         )
         warnings = pl.concat(self.warnings) if self.warnings else empty_warnings()
         self.out.write_csv("payload_warnings.csv", warnings)
-
-
-def write_payloads(payloads: Payloads, out: Any) -> None:
-    """The bodies into `payloads/<target>/`, `payloads/requests.json`, and
-    payload_warnings.csv, through the run's atomic OutputDir."""
-    writer = PayloadWriter(out)
-    for name, t in payloads.targets.items():
-        writer.target(name, t)
-    writer.finish()
