@@ -14,6 +14,7 @@ BENCH_ARGS ?=
 EMAIL_BENCH_ARGS ?=
 DNS_BENCH_ARGS ?=
 SCORE_BENCH_ARGS ?=
+ENGINE ?= duckdb
 
 .PHONY: setup run test lint format bench sample clean distclean
 
@@ -33,6 +34,7 @@ run: setup
 test: setup
 	sh tests/setup_dns_server.sh
 	sh tests/setup_browser.sh
+	sh tests/setup_java.sh
 	$(BIN)/python -m pytest -q
 
 lint: setup
@@ -48,12 +50,19 @@ format: setup
 # validation against email-validator row by row (1M), then DNS against a local
 # Knot server (20k domains cold and warm), and scoring of 10M events for 1M contacts
 # against a bare scan of the events file; results in bench/results/.
+# `make bench ENGINE=spark`: the end-to-end case only, on the embedded engine and then on
+# Spark (local[2]) with 8 and 32 shards, on the same files (bench/run.py --engine spark).
 bench: setup
+ifeq ($(ENGINE),spark)
+	sh tests/setup_java.sh
+	$(BIN)/python bench/run.py --engine spark $(BENCH_ARGS)
+else
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 	$(BIN)/python bench/emails.py $(EMAIL_BENCH_ARGS)
 	$(BIN)/python bench/score.py $(SCORE_BENCH_ARGS)
 	sh tests/setup_dns_server.sh
 	$(BIN)/python bench/resolve.py $(DNS_BENCH_ARGS)
+endif
 
 # Regenerates data/sample/ and data/events/ (deterministic: the bytes do not change).
 sample: setup

@@ -86,6 +86,33 @@ def _watch(proc: subprocess.Popen[bytes], cap_mb: float, hit: list[float]) -> No
         time.sleep(0.2)
 
 
+def _tree_rss_mb(root: int) -> float:
+    """RSS of `root` and every descendant (Spark's JVM and its Python workers), in MB."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                ppid = int(f.read().rsplit(b")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        total += _rss_mb(pid)
+        todo.extend(children.get(pid, []))
+    return total
+
+
+def _watch_tree(proc: subprocess.Popen[bytes], peak: list[float]) -> None:
+    """The highest summed RSS of the process tree, sampled every 0.2 s (a lower bound)."""
+    while proc.poll() is None:
+        peak[0] = max(peak[0], _tree_rss_mb(proc.pid))
+        time.sleep(0.2)
+
+
 @dataclass
 class PipelineRun:
     seconds: float
@@ -94,6 +121,8 @@ class PipelineRun:
     stages: dict[str, float] = field(default_factory=dict)
     stage_peak_rss_mb: dict[str, float] = field(default_factory=dict)
     manifest_input_rows: int | None = None
+    tree_peak_rss_mb: float = 0.0  # the process and its children (Spark), sampled
+    engine: dict[str, Any] = field(default_factory=dict)  # the manifest's `engine`
 
 
 # ---------------------------------------------------------------- measuring
@@ -173,7 +202,11 @@ def run_pipeline_once(command: list[str], work: Path, cap_mb: float | None = Non
             hit: list[float] = []
             if cap_mb:
                 threading.Thread(target=_watch, args=(proc, cap_mb, hit), daemon=True).start()
+            tree_peak = [0.0]
+            watcher = threading.Thread(target=_watch_tree, args=(proc, tree_peak), daemon=True)
+            watcher.start()
             _, status, usage = os.wait4(proc.pid, 0)
+            watcher.join()
             seconds = time.perf_counter() - started
         exit_code = os.waitstatus_to_exitcode(status)
         proc.returncode = exit_code  # already reaped; keep Popen from waiting again
@@ -200,6 +233,8 @@ def run_pipeline_once(command: list[str], work: Path, cap_mb: float | None = Non
             stages=stage_seconds(manifest),
             stage_peak_rss_mb=dict(manifest.get("stage_peak_rss_mb") or {}),
             manifest_input_rows=reconciliation.get("input_rows"),
+            tree_peak_rss_mb=round(tree_peak[0], 1),
+            engine=dict(manifest.get("engine") or {}),
         )
 
 
@@ -300,6 +335,20 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=None,
         help="kill the pipeline when its RSS passes this (recorded as capped, not a failure)",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=("duckdb", "spark"),
+        default="duckdb",
+        help="spark: after the embedded engine, run --engine spark (local[2]) on the same "
+        "files once per --spark-shards value, and report both",
+    )
+    parser.add_argument(
+        "--spark-shards",
+        type=int,
+        nargs="+",
+        default=[8, 32],
+        help="shard counts to run Spark with; two or more give the per-shard overhead",
     )
     args = parser.parse_args(argv)
     if args.contacts < 1 or args.events < 0 or args.repeat < 1:
@@ -438,7 +487,91 @@ def main(argv: list[str] | None = None) -> int:
             "meets_ingest_target": ingest_ratio is not None and ingest_ratio <= INGEST_TARGET,
         }
 
-    return _write(result, args.results, "-scan" if args.scan_only else "")
+    if args.engine == "spark" and not args.scan_only:
+        failed = _spark_runs(result, command, inputs, args, all_scan_seconds)
+        if failed:
+            return failed
+    suffix = "-scan" if args.scan_only else ("-spark" if args.engine == "spark" else "")
+    return _write(result, args.results, suffix)
+
+
+def _spark_runs(
+    result: dict[str, Any],
+    command: list[str],
+    inputs: Path,
+    args: argparse.Namespace,
+    all_scan_seconds: float,
+) -> int:
+    """The Spark engine on the same files, per shard count: wall seconds, the process
+    tree's peak RSS, and each task's own seconds (from the manifest's `engine.tasks`)."""
+    embedded = result["pipeline"]["seconds"]
+    by_shards: dict[str, Any] = {}
+    for shards in args.spark_shards:
+        runs: list[PipelineRun] = []
+        for k in range(args.repeat):
+            spark_command = [*command, "--engine", "spark", "--spark-shards", str(shards)]
+            try:
+                runs.append(run_pipeline_once(spark_command, inputs, args.rss_cap_mb))
+            except (PipelineFailed, PipelineCapped) as exc:
+                print(f"bench: spark, {shards} shards, repeat {k + 1}: {exc}", file=sys.stderr)
+                return 1
+            print(
+                f"spark {shards} shards, repeat {k + 1}: {runs[-1].seconds:.2f}s", file=sys.stderr
+            )
+        seconds = median([r.seconds for r in runs])
+        tasks = runs[-1].engine.get("tasks", {})
+        shard_tasks = tasks.get("shards", [])
+        shard_secs = [t["seconds"] for t in shard_tasks]
+        stage_names = list(dict.fromkeys(name for r in runs for name in r.stages))
+        by_shards[str(shards)] = {
+            "seconds": seconds,
+            "all_seconds": [round(r.seconds, 3) for r in runs],
+            "over_embedded": round(seconds / embedded, 3),
+            "over_all_scan": round(seconds / all_scan_seconds, 3),
+            "driver_peak_rss_mb": round(max(r.peak_rss_mb for r in runs), 1),
+            "tree_peak_rss_mb": max(r.tree_peak_rss_mb for r in runs),
+            "stage_seconds": {
+                n: median([r.stages[n] for r in runs if n in r.stages]) for n in stage_names
+            },
+            "input_tasks": tasks.get("inputs", []),
+            "events_tasks": tasks.get("events", []),
+            "shard_tasks": {
+                "count": len(shard_tasks),
+                "seconds_total": round(sum(shard_secs), 3),
+                "seconds_min": min(shard_secs, default=None),
+                "seconds_max": max(shard_secs, default=None),
+                "contacts": sum(t["contacts"] for t in shard_tasks),
+                "events": sum(t["events"] for t in shard_tasks),
+            },
+            "spark": runs[-1].engine.get("spark"),
+            "master": runs[-1].engine.get("master"),
+        }
+    result["spark"] = {"embedded_seconds": embedded, "by_shards": by_shards}
+    counts = sorted(int(k) for k in by_shards)
+    if len(counts) >= 2:  # the wall time each extra shard adds, all else equal
+        lo, hi = by_shards[str(counts[0])], by_shards[str(counts[-1])]
+        result["spark"]["per_shard_overhead_seconds"] = round(
+            (hi["seconds"] - lo["seconds"]) / (counts[-1] - counts[0]), 4
+        )
+    _print_spark(result)
+    return 0
+
+
+def _print_spark(result: dict[str, Any]) -> None:
+    spark = result["spark"]
+    print()
+    print(f"  embedded engine: {spark['embedded_seconds']:.2f}s")
+    for shards, r in spark["by_shards"].items():
+        t = r["shard_tasks"]
+        print(
+            f"  spark {r['master']}, {shards} shards: {r['seconds']:.2f}s = "
+            f"{r['over_embedded']:.2f}x embedded, {r['over_all_scan']:.1f}x the scan; "
+            f"tree peak {r['tree_peak_rss_mb']:,.0f} MB; shard tasks {t['seconds_total']:.2f}s "
+            f"in all ({t['seconds_min']}-{t['seconds_max']}s each)"
+        )
+        print(f"    stages: {r['stage_seconds']}")
+    if "per_shard_overhead_seconds" in spark:
+        print(f"  per-shard overhead: {spark['per_shard_overhead_seconds']:.3f}s of wall time")
 
 
 def _write(result: dict[str, Any], folder: Path, suffix: str) -> int:

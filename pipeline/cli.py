@@ -26,6 +26,7 @@ from .payloads import TARGETS
 from .pii import Pseudonymizer
 from .ruleset import load_rules
 from .run import RunOptions, execute
+from .spark_engine import SparkOptions
 from .store import default_store_path
 
 INTERNAL_ERROR = 4
@@ -214,8 +215,16 @@ def main() -> None:
     """Turn messy contact exports into clean, import-ready lists."""
 
 
+def _paths_or_uris(_ctx: Any, _param: Any, values: tuple[str, ...]) -> list[Path | str]:
+    """Local paths as Paths; URIs (hdfs://, s3://, file://...) kept as written, since a
+    Path would fold their `//` (only --engine spark reads them)."""
+    from .spark_engine import is_uri
+
+    return [v if is_uri(v) else Path(v) for v in values]
+
+
 @main.command("run")
-@click.argument("contacts", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("contacts", nargs=-1, required=True, callback=_paths_or_uris)
 @click.option(
     "--out",
     "out",
@@ -259,7 +268,7 @@ def main() -> None:
     "--events",
     "events",
     multiple=True,
-    type=click.Path(path_type=Path),
+    callback=_paths_or_uris,
     help="An events export (repeatable): the generic table, or Amazon SES, SendGrid, "
     "Mailgun, Postmark webhook exports or MailerDash engagement histories, detected by "
     "shape. Fills the engagement columns and writes unengaged.csv.",
@@ -313,18 +322,46 @@ def main() -> None:
     help="Keep the raw rows of the newest N finished runs in the store and remove older "
     "ones (the ledger keeps every run) [default: rules/ingest.toml [store] keep_raw_runs, 3].",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["duckdb", "spark"]),
+    default="duckdb",
+    show_default=True,
+    help="duckdb: the embedded engine, in this process. spark: the same stages in Spark tasks, "
+    "shard by shard (needs pyspark and Java; see docs/spark.md).",
+)
+@click.option(
+    "--spark-master",
+    metavar="URL",
+    help="Spark master for --engine spark [default: spark-submit's, else local[2]].",
+)
+@click.option(
+    "--spark-shards",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    metavar="N",
+    help="Shards of contacts for --engine spark: each is merged and scored by one task.",
+)
+@click.option(
+    "--spark-staging",
+    metavar="URI",
+    help="Where Spark tasks write their intermediate Parquet, a folder every executor and "
+    "the driver can reach (hdfs://, s3://, ...) [default: a folder beside --out, removed "
+    "after the run].",
+)
 @dns_options
 @default_region_option
 @common_options
 def run_command(
-    contacts: tuple[Path, ...],
+    contacts: list[Path | str],
     out: Path,
     rules_dir: Path | None,
     db: Path | None,
     as_of: datetime,
     preset: str | None,
     existing: Path | None,
-    events: tuple[Path, ...],
+    events: list[Path | str],
     events_format: str | None,
     threshold_days: int | None,
     campaign_id: str | None,
@@ -332,6 +369,10 @@ def run_command(
     targets: tuple[str, ...],
     import_tags: tuple[str, ...],
     keep_runs: int | None,
+    engine: str,
+    spark_master: str | None,
+    spark_shards: int,
+    spark_staging: str | None,
     default_region: str | None,
     dns: Any,
     reporter: Reporter,
@@ -362,6 +403,8 @@ def run_command(
         argv=["listhygiene", *sys.argv[1:]],
         keep_runs=keep_runs,
         on_pii_key=reporter.pii.set_key,
+        engine=engine,
+        spark=SparkOptions(spark_master, spark_shards, spark_staging),
     )
     result = execute(opts, progress=reporter.progress)
     reporter.close()

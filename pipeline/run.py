@@ -24,43 +24,37 @@ import polars as pl
 
 from . import __version__
 from .contacts import contacts_csv, contacts_table, scores_csv
-from .deliverability import (
-    DnsOptions,
-    contacts_deliverability,
-    open_resolver,
-    verdicts_rechecked,
-)
+from .deliverability import DnsOptions, open_resolver
 from .engagement_lists import suppress_candidates, unengaged, winback
 from .errors import ListHygieneError
-from .events import read_events
+from .events import EventBatch, read_events
 from .events.normalize import NormalizedEvents, events_normalized
 from .existing import (
+    ExistingAccount,
     account_classes_csv,
-    apply_account_suppressions,
     import_preview,
     read_existing,
     reconcile,
 )
 from .flags import list_sources
 from .health import Health, SendWindow, list_health
-from .ingest import RawTable, expand_paths, read_inputs
-from .ingest.table import RowReject
+from .ingest import expand_paths, read_inputs
 from .merge import contacts_merged
 from .outputs import OutputDir, owner_only, pause_point
 from .payloads import TARGETS, PayloadWriter, each_target_payloads, target_summary
-from .presets import MappedTable, detect_preset, map_columns
 from .report import ReportData, report_html, summary_md
 from .ruleset import RuleSet, load_rules
-from .schemas import REJECT_SCHEMA, RejectRecord
+from .schemas import RejectRecord
 from .schemas.checks import failed_rows
-from .scoring import contacts_scored
+from .spark_engine import SparkOptions
+from .stages import InputRead, contacts_finished, each_table, input_done, rejects_frame
 from .store import Store
-from .validate import FIX_SCHEMA, contacts_validated
+from .validate import FIX_SCHEMA
 
 
 @dataclass
 class RunOptions:
-    inputs: list[Path]
+    inputs: list[Path | str]  # a str is a URI (hdfs://, s3://, file://): --engine spark only
     out: Path
     db: Path
     as_of: datetime
@@ -69,7 +63,7 @@ class RunOptions:
     default_region: str | None = None
     dns: DnsOptions = field(default_factory=DnsOptions)
     existing: Path | None = None  # the target account's export (--existing)
-    events: list[Path] = field(default_factory=list)  # --events
+    events: list[Path | str] = field(default_factory=list)  # --events
     events_format: str | None = None
     threshold_days: int | None = None  # default: rules/scoring.toml [winback]
     campaign_id: str | None = None  # --campaign-id: write the win-back files
@@ -80,6 +74,8 @@ class RunOptions:
     argv: list[str] = field(default_factory=list)
     keep_runs: int | None = None  # --keep-runs: overrides rules/ingest.toml [store] keep_raw_runs
     on_pii_key: Callable[[bytes], None] | None = None  # given the store's log-pseudonym key
+    engine: str = "duckdb"  # --engine: duckdb (embedded) | spark
+    spark: SparkOptions = field(default_factory=SparkOptions)  # --spark-* (engine spark)
 
 
 @dataclass
@@ -196,22 +192,6 @@ def versions() -> dict[str, str]:
 
 
 @dataclass(frozen=True)
-class InputRead:
-    """What the later stages need of one input once its rows have moved on: no frames
-    (a run keeps no input's cells past the stages that use them)."""
-
-    source_file: str
-    input_rows: int
-    rejects: list[RowReject]
-    email_index: int | None  # the email column's position in the file's header
-
-    @classmethod
-    def of(cls, table: RawTable, mapped: MappedTable | None) -> InputRead:
-        idx = table.columns.index(mapped.email_column) if mapped else None
-        return cls(table.source_file, table.input_rows, table.rejects, idx)
-
-
-@dataclass(frozen=True)
 class EventsRead:
     """An events batch's manifest entry, without its frame (released after normalize)."""
 
@@ -224,25 +204,10 @@ class EventsRead:
     rejected: int
     skipped: dict[str, int]
 
-
-def rejects_frame(tables: list[InputRead]) -> pl.DataFrame:
-    """All row rejects, with the email cell filled in where the row was read far enough."""
-    records = []
-    for table in tables:
-        idx = table.email_index
-        for r in table.rejects:
-            email = r.email
-            if not email and idx is not None and r.fields and idx < len(r.fields):
-                # a cell of a row rejected for undecodable bytes keeps them as surrogates:
-                # shown as \xNN, never an error
-                email = (
-                    r.fields[idx]
-                    .encode("utf-8", "surrogateescape")
-                    .decode("utf-8", "backslashreplace")
-                )
-            records.append((r.source_file, r.row, email or None, r.field, r.error, r.reason))
-    frame = pl.DataFrame(records, schema=REJECT_SCHEMA, orient="row")
-    return frame
+    @classmethod
+    def of(cls, b: EventBatch) -> EventsRead:
+        return cls(b.source_file, b.format, b.sha256, b.size_bytes, b.records,
+                   b.frame.height, b.rejects.height, b.skipped)  # fmt: skip
 
 
 def execute(opts: RunOptions, progress: Progress = _no_progress) -> RunResult:
@@ -259,7 +224,9 @@ def _execute(opts: RunOptions, progress: Progress) -> RunResult:
             "and engagement is only known from events. Add --events FILE."
         )
     rules = load_rules(opts.rules_dir)
-    paths = expand_paths(opts.inputs)
+    # the Spark engine lists its inputs itself: they may be URIs (spark_engine.spark_inputs)
+    paths = expand_paths(_local_paths(opts.inputs, opts)) if opts.engine != "spark" else []
+    _local_paths(opts.events, opts)
     started = datetime.now(UTC)
     run_id = new_run_id(started)
     store = Store.open(opts.db)
@@ -287,6 +254,40 @@ def _execute(opts: RunOptions, progress: Progress) -> RunResult:
         store.close()
 
 
+@dataclass
+class Prepared:
+    """What the stages before the outputs made, whichever engine ran them: the contacts
+    merged and scored, with everything the outputs, the report and the manifest need."""
+
+    tables: list[InputRead]
+    inputs_meta: list[dict[str, Any]]
+    warnings: list[str]
+    row_rejects: list[pl.DataFrame]  # validation rejects, per input
+    fixes: list[pl.DataFrame]
+    file_order: dict[str, int]  # source_file -> its position among the inputs
+    contacts: pl.DataFrame  # merged, scored, verdicts rechecked; input order
+    duplicates: pl.DataFrame
+    possible_duplicates: pl.DataFrame
+    duplicates_merged: int
+    scored_counts: dict[str, int]
+    account: ExistingAccount | None
+    events: NormalizedEvents | None
+    events_read: list[EventsRead]
+    engine: dict[str, Any]  # the manifest's `engine`
+    parquet_parts: list[tuple[str, pl.DataFrame]] = field(default_factory=list)  # Spark's
+
+
+def _local_paths(paths: list[Path | str], opts: RunOptions) -> list[Path]:
+    """The paths, which the embedded engine needs local: a URI is an error (exit 2)."""
+    for p in paths:
+        if isinstance(p, str) and opts.engine != "spark":
+            raise ListHygieneError(
+                f"{p}: the embedded engine reads local files only. Copy the file to this "
+                "machine, or add --engine spark, which reads any URI pyarrow.fs can open."
+            )
+    return [Path(p) for p in paths]
+
+
 def _run_stages(
     opts: RunOptions,
     rules: RuleSet,
@@ -298,64 +299,50 @@ def _run_stages(
     progress: Progress,
 ) -> RunResult:
     clock = StageClock()
+    if opts.engine == "spark":
+        from .spark_engine import spark_prepared  # pyspark is only imported when asked for
+
+        prepared = spark_prepared(opts, rules, paths, store, run_id, clock.stage, progress)
+    else:
+        prepared = _embedded(opts, rules, paths, store, run_id, clock, progress)
+    return _outputs(opts, rules, store, out, run_id, started, clock, prepared)
+
+
+def _embedded(
+    opts: RunOptions,
+    rules: RuleSet,
+    paths: list[Path],
+    store: Store,
+    run_id: str,
+    clock: StageClock,
+    progress: Progress,
+) -> Prepared:
+    """The embedded engine: every input in turn in this process, then all contacts at once."""
     tables: list[InputRead] = []
     warnings: list[str] = []
     inputs_meta: list[dict[str, Any]] = []
-    row_rejects: list[pl.DataFrame] = []  # validation rejects, per input
+    row_rejects: list[pl.DataFrame] = []
     fixes: list[pl.DataFrame] = []
     resolver = open_resolver(opts.dns, store)  # one per run: each domain is asked once
     accepted: list[pl.DataFrame] = []  # validated, checked rows of every input
     with tempfile.TemporaryDirectory(prefix="listhygiene-") as tmp:
-        reader = read_inputs(paths, rules.ingest, Path(tmp))
-        index = 0
-        while True:
+        reader = each_table(read_inputs(paths, rules.ingest, Path(tmp)), clock.stage)
+        for index, table in enumerate(reader):
             progress("Reading inputs", index, len(paths))
-            with clock.stage("ingest"):
-                table = next(reader, None)
-            if table is None:
-                break
-            with clock.stage("map"):
-                preset = detect_preset(table.columns, table.source_file, rules.presets, opts.preset)
-                mapped = map_columns(table, preset)
-            with clock.stage("validate"):
-                validated = contacts_validated(mapped.frame, preset, rules, opts.default_region)
-            with clock.stage("deliverability"):
-                checked = contacts_deliverability(validated.contacts, rules, resolver)
-            accepted.append(checked)
+            done = input_done(table, rules, opts.preset, opts.default_region, resolver, clock.stage)
+            accepted.append(done.contacts)
             with clock.stage("store_raw"):
                 raw_name = store.save_raw(run_id, index, table.frame)
                 if opts.debug:  # an analyst can query what each stage made of each file
-                    store.save_raw(run_id, index, mapped.frame, stage="mapped")
-                    store.save_raw(run_id, index, checked, stage="validated")
-            info = {
-                "source_file": table.source_file,
-                "sha256": table.sha256,
-                "size_bytes": table.size_bytes,
-                "format": table.format,
-                "encoding": table.encoding,
-                "delimiter": table.delimiter,
-                "preset": preset.name,
-                "input_rows": table.input_rows,
-                "rejected": len(table.rejects) + validated.rejects.height,
-                "blank_rows": table.blank_rows,
-                "raw_table": raw_name,
-            }
-            store.record_input(run_id, index, info)
-            inputs_meta.append(
-                {
-                    **{k: v for k, v in info.items() if k != "raw_table"},
-                    "reader": table.reader,
-                    "accepted": validated.contacts.height,
-                    "email_column": mapped.email_column,
-                    "warnings": table.warnings + mapped.warnings,
-                }
-            )
-            warnings.extend(table.warnings + mapped.warnings)  # e.g. the email column guessed
-            tables.append(InputRead.of(table, mapped))
-            row_rejects.append(validated.rejects)
-            fixes.append(validated.fixes)
-            del table, mapped, validated, checked  # the raw write holds its frame until done
-            index += 1
+                    store.save_raw(run_id, index, done.mapped.frame, stage="mapped")
+                    store.save_raw(run_id, index, done.contacts, stage="validated")
+            store.record_input(run_id, index, {**done.info, "raw_table": raw_name})
+            inputs_meta.append(done.meta)
+            warnings.extend(done.warnings)
+            tables.append(done.read)
+            row_rejects.append(done.rejects)
+            fixes.append(done.fixes)
+            del table, done  # the raw write holds its frame until done
         progress("Reading inputs", len(paths), len(paths))
         with clock.stage("existing"):
             account = (
@@ -379,33 +366,61 @@ def _run_stages(
                 )
                 del known
             warnings.extend(w for b in batches for w in b.warnings)
-            events_read = [
-                EventsRead(b.source_file, b.format, b.sha256, b.size_bytes, b.records,
-                           b.frame.height, b.rejects.height, b.skipped)
-                for b in batches
-            ]  # fmt: skip
+            events_read = [EventsRead.of(b) for b in batches]
             del batches  # the raw event cells: normalize made all it needs of them
             progress("Reading events", len(opts.events), len(opts.events))
+    file_order = {t.source_file: i for i, t in enumerate(tables)}
     with clock.stage("merge"):
-        file_order = {t.source_file: i for i, t in enumerate(tables)}
         all_accepted = pl.concat(accepted, how="vertical_relaxed")
         accepted.clear()
-        merged = contacts_merged(all_accepted, file_order, rules.merge)
-        del all_accepted
-        contacts = merged.contacts
-        if account is not None:  # the account's suppressions win before any verdict or payload
-            contacts = apply_account_suppressions(contacts, account.contacts)
+    finished = contacts_finished(
+        all_accepted,
+        file_order,
+        account.contacts if account is not None else None,
+        events,
+        rules,
+        opts.as_of,
+        opts.threshold_days or rules.scoring.threshold_days,
+        clock.stage,
+    )
+    del all_accepted
+    return Prepared(
+        tables=tables,
+        inputs_meta=inputs_meta,
+        warnings=warnings,
+        row_rejects=row_rejects,
+        fixes=fixes,
+        file_order=file_order,
+        contacts=finished.contacts,
+        duplicates=finished.merged.duplicates,
+        possible_duplicates=finished.merged.possible_duplicates,
+        duplicates_merged=finished.merged.duplicates_merged,
+        scored_counts=finished.scored.counts,
+        account=account,
+        events=events,
+        events_read=events_read,
+        engine={"name": "duckdb"},
+    )
+
+
+def _outputs(
+    opts: RunOptions,
+    rules: RuleSet,
+    store: Store,
+    out: OutputDir,
+    run_id: str,
+    started: datetime,
+    clock: StageClock,
+    prepared: Prepared,
+) -> RunResult:
+    """The cross-contact part, the same for both engines: health, every output file,
+    payloads, reports and the manifest."""
+    p = prepared
+    tables, inputs_meta, warnings = p.tables, p.inputs_meta, p.warnings
+    row_rejects, fixes, file_order = p.row_rejects, p.fixes, p.file_order
+    contacts, account, events, events_read = p.contacts, p.account, p.events, p.events_read
+    scored_counts = p.scored_counts
     threshold_days = opts.threshold_days or rules.scoring.threshold_days
-    with clock.stage("score"):
-        scored = contacts_scored(
-            contacts,
-            events,
-            rules.scoring,
-            list(rules.merge.status_precedence),
-            opts.as_of,
-            threshold_days,
-        )
-        contacts = verdicts_rechecked(scored.contacts, rules)
     with clock.stage("health"):
         window = (
             None
@@ -413,8 +428,8 @@ def _run_stages(
             else SendWindow(
                 rules.scoring.window_days,
                 int(contacts.get_column("sends").sum()),
-                scored.counts["window_hard_bounces"],
-                scored.counts["window_complaints"],
+                scored_counts["window_hard_bounces"],
+                scored_counts["window_complaints"],
             )
         )
         health = list_health(contacts, rules.health, opts.as_of, threshold_days, window)
@@ -432,9 +447,11 @@ def _run_stages(
             raise RuntimeError(f"rejects.csv failed its schema: {failures.head(5).rows()}")
         out.write_csv("rejects.csv", rejects, keep=())  # raw cells
         out.write_parquet("contacts.parquet", contacts_table(contacts))
+        for rel, part in p.parquet_parts:  # the Spark engine's partitioned contacts table
+            out.write_parquet(rel, part)
         out.write_csv("contacts.csv", contacts_csv(contacts))
-        out.write_csv("duplicates.csv", merged.duplicates)
-        out.write_csv("possible_duplicates.csv", merged.possible_duplicates)
+        out.write_csv("duplicates.csv", p.duplicates)
+        out.write_csv("possible_duplicates.csv", p.possible_duplicates)
         if account is not None:
             reconciled = reconcile(contacts, account.contacts)
             out.write_csv("account_reconciliation.csv", account_classes_csv(reconciled.classes))
@@ -506,13 +523,13 @@ def _run_stages(
             ],
             contacts=contacts,
             rejects=rejects,
-            duplicates=merged.duplicates,
-            possible_duplicates=merged.possible_duplicates,
+            duplicates=p.duplicates,
+            possible_duplicates=p.possible_duplicates,
             events=events.compact if events is not None else None,
             counts={
                 "input_rows": input_rows,
                 "rejected": rejected,
-                "duplicates_merged": merged.duplicates_merged,
+                "duplicates_merged": p.duplicates_merged,
                 "unique_contacts": contacts.height,
                 "events_rejected": events.rejects.height if events is not None else None,
                 "unengaged": health.stats["unengagedCount"],
@@ -543,6 +560,7 @@ def _run_stages(
         "versions": {**versions(), "lists": list_sources()},
         "rules": {"hash": rules.hash, "sources": list(rules.sources)},
         "store": str(opts.db),
+        "engine": p.engine,
         "inputs": inputs_meta,
         "outputs": outputs,
         "stages": clock.seconds,
@@ -582,7 +600,7 @@ def _run_stages(
             "events": events.count,
             "rejected": events.rejects.height,
             "skipped": events.skipped,
-            **scored.counts,
+            **scored_counts,
             "threshold_days": threshold_days,
         },
         "health": {
@@ -593,7 +611,7 @@ def _run_stages(
         "reconciliation": {
             "input_rows": input_rows,
             "rejected": rejected,
-            "duplicates_merged": merged.duplicates_merged,
+            "duplicates_merged": p.duplicates_merged,
             "unique_contacts": contacts.height,
         },
         "warnings": warnings,
@@ -625,11 +643,7 @@ def preview(
     received = 0
     with tempfile.TemporaryDirectory(prefix="listhygiene-") as tmp:
         for i, table in enumerate(read_inputs(paths, rules.ingest, Path(tmp))):
-            chosen = detect_preset(table.columns, table.source_file, rules.presets, preset)
-            mapped = map_columns(table, chosen)
-            accepted.append(
-                contacts_validated(mapped.frame, chosen, rules, default_region).contacts
-            )
+            accepted.append(input_done(table, rules, preset, default_region, None).contacts)
             order[table.source_file] = i
             received += table.input_rows
         account = read_existing([existing], rules, Path(tmp) / "existing")

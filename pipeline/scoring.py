@@ -298,13 +298,14 @@ def _per_contact(counted: pl.DataFrame, rules: ScoringRules, as_of: datetime) ->
 
 
 def _event_ids_once(frame: pl.DataFrame, mask: pl.Series) -> pl.Series:
-    """`mask`, less the repeats of an event_id among the masked rows (the first
-    occurrence in input order stays); rows without an event_id all stay."""
+    """`mask`, less the repeats of an event_id for the same contact among the masked rows
+    (the first occurrence in input order stays); rows without an event_id all stay. Per
+    contact, so a contact's events decide its score alone, whichever shard holds them."""
     ids = frame.get_column("event_id")
     has = mask & ids.is_not_null()
     if not has.any():
         return mask
-    first = first_occurrences(frame.filter(has).select("event_id"), ["event_id"])
+    first = first_occurrences(frame.filter(has).select(K, "event_id"), [K, "event_id"])
     return mask.scatter(has.arg_true(), first)
 
 

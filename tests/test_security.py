@@ -183,7 +183,7 @@ def test_internal_errors_and_tracebacks_are_pseudonymized(tmp_path, monkeypatch,
     def broken(*args, **kwargs):
         raise RuntimeError("cannot merge zed@example.com")
 
-    monkeypatch.setattr("listhygiene.run.contacts_merged", broken)
+    monkeypatch.setattr("listhygiene.stages.contacts_merged", broken)
     result = invoke(tmp_path, str(SAMPLE), *(["--debug"] if debug else []))
     assert result.exit_code == 4
     name = pseudonym(store_key(tmp_path), "zed@example.com")

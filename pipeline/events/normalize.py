@@ -12,13 +12,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from ..emails import validate_emails
 from ..fields import timestamps_utc
-from ..scoring_rules import ScoringRules
 from .table import EVENT_REJECT_SCHEMA, RAW_EVENT_SCHEMA, EventBatch
+
+if TYPE_CHECKING:  # scoring_rules imports events.table: a runtime import here would be a cycle
+    from ..scoring_rules import ScoringRules
 
 UTC = pl.Datetime("us", "UTC")
 EVENT_SCHEMA: dict[str, pl.DataType] = {

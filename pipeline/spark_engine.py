@@ -1,0 +1,606 @@
+"""The Spark engine (`--engine spark`): the stages of stages.py, run by Spark tasks.
+
+1. One task per input file runs `stages.input_done` (read, map, validate, flags) and
+   writes the accepted rows to the staging folder as Parquet, with each row's
+   canonical key (merge.canonical_keys) and DNS domain. One task per events file
+   reads and normalizes it the same way. Row numbers stay those of the file.
+2. The driver asks the DNS resolver (the store's cache, or live) once per distinct
+   domain of the whole list, so executors never need the store or the network.
+3. Contacts and events are shuffled by shard, `pmod(xxhash64(canonical key), N)`,
+   and one task per shard runs `stages.contacts_finished` (merge, the account's
+   suppressions, scoring, verdicts) on its contacts and their events. A canonical
+   key holds every spelling a person's address can take, so everything that must
+   meet (records to merge, possible duplicates, a contact's events) meets in one
+   shard. Each shard's contacts are written as Parquet, partitioned by shard.
+4. The driver reads the shards back into input order and hands them to the same
+   output code as the embedded engine (run._outputs): health, payloads, reports.
+
+Paths may be local or any URI pyarrow.fs reads (file://, hdfs://, s3://, gs://):
+tasks copy a remote input to local temporary space before reading it, so the
+readers are the embedded engine's own.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from .errors import ListHygieneError
+
+if TYPE_CHECKING:  # run.py imports this module; these are only for the type checker
+    from .ruleset import RuleSet
+    from .run import Prepared, Progress, RunOptions
+    from .stages import Stage
+    from .store import Store
+
+SHARD = "shard"  # a partition folder named `__x` would be hidden from readers
+CKEY = "__ckey"  # the canonical key the shard is a hash of
+DOMAIN = "__domain"  # the DNS key of the address's domain
+ORDER = "__order"  # (input index, archive member): the file's place among the inputs
+MEMBER = "__member"
+_URI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+
+
+@dataclass(frozen=True)
+class SparkOptions:
+    """`--spark-*` (see docs/spark.md)."""
+
+    master: str | None = None  # None: spark-submit's, else local[2]
+    shards: int = 8
+    staging: str | None = None  # None: a folder beside --out
+
+
+class SparkEngineError(ListHygieneError):
+    """Spark is missing or will not start: exit 2 with what to do."""
+
+
+def is_uri(text: str) -> bool:
+    return bool(_URI.match(text))
+
+
+def _filesystem(where: str) -> tuple[pafs.FileSystem, str]:
+    if is_uri(where):
+        return pafs.FileSystem.from_uri(where)
+    return pafs.LocalFileSystem(), os.path.abspath(where)
+
+
+def _local(source: str, tmp: Path) -> Path:
+    """`source` as a local file: remote ones are copied into `tmp` first."""
+    if not is_uri(source) or source.startswith("file://"):
+        return Path(source[len("file://") :] if source.startswith("file://") else source)
+    fs, path = pafs.FileSystem.from_uri(source)
+    dest = tmp / Path(path).name
+    with fs.open_input_stream(path) as src, open(dest, "wb") as out:
+        shutil.copyfileobj(src, out, 1 << 20)
+    return dest
+
+
+def _write(where: str, rel: str, frame: pl.DataFrame) -> None:
+    """Write a task's Parquet part under the staging folder. Names are fixed per task,
+    so a retried task overwrites what its failed attempt left."""
+    fs, base = _filesystem(where)
+    path = f"{base}/{rel}"
+    fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
+    with fs.open_output_stream(path) as f:
+        pq.write_table(frame.to_arrow(), f)
+
+
+def _read(where: str, rel: str) -> pl.DataFrame:
+    fs, base = _filesystem(where)
+    table = pq.read_table(f"{base}/{rel}", filesystem=fs)
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def _shard_keys(frame: pl.DataFrame, rules: RuleSet) -> pl.Series:
+    from .merge import canonical_keys
+
+    return canonical_keys(frame.get_column("email_key"), rules.merge.providers).alias(CKEY)
+
+
+# -- tasks: these run in the executors' Python workers -------------------------------------
+
+
+def _input_task(job: tuple[int, str, bytes, str]) -> list[tuple[str, Any]]:
+    """Read, map, validate and flag one input file (each archive member a table);
+    the accepted rows go to staging, the rest back to the driver."""
+    from .deliverability import _with_domain
+    from .ingest import archive_members, read_one
+    from .stages import input_done
+
+    index, source, payload, staging = job
+    rules, preset, region = pickle.loads(payload)
+    results: list[tuple[str, Any]] = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="listhygiene-task-") as tmp:
+            local = _local(source, Path(tmp))
+            members = archive_members(local, source, rules.ingest, Path(tmp))
+            for member_no, (member, source_file) in enumerate(members):
+                started = time.perf_counter()
+                table = read_one(member, source_file, rules.ingest)
+                done = input_done(table, rules, preset, region, None)
+                rows = _with_domain(done.contacts).rename({"domain": DOMAIN})
+                rows = rows.with_columns(
+                    _shard_keys(rows, rules),
+                    pl.lit(index, pl.Int32).alias(ORDER),
+                    pl.lit(member_no, pl.Int32).alias(MEMBER),
+                )
+                _write(staging, f"accepted/{index:06d}-{member_no:04d}.parquet", rows)
+                done = replace(done, contacts=done.contacts.clear(), mapped=None)  # type: ignore[arg-type]
+                seconds = round(time.perf_counter() - started, 4)
+                results.append(("input", (index, member_no, done, seconds)))
+    except ListHygieneError as exc:  # the driver raises it again: exit 2, the same sentence
+        results.append(("error", (type(exc), str(exc))))
+    return results
+
+
+def _events_task(job: tuple[int, str, bytes, str]) -> list[tuple[str, Any]]:
+    """Read and normalize one events file; the events go to staging, in input order."""
+    from .events import read_events
+    from .events.normalize import events_normalized
+
+    index, source, payload, staging = job
+    rules, forced = pickle.loads(payload)
+    started = time.perf_counter()
+    try:
+        with tempfile.TemporaryDirectory(prefix="listhygiene-task-") as tmp:
+            local = _local(source, Path(tmp))
+            batches = read_events([local], rules.ingest, Path(tmp), forced)
+            if is_uri(source) and not source.startswith("file://"):
+                batches = [replace(b, source_file=source) for b in batches]
+            normalized = events_normalized(batches, rules.scoring, None)
+            events = normalized.events
+            events = events.with_columns(
+                _shard_keys(events, rules), pl.lit(index, pl.Int32).alias(ORDER)
+            )
+            _write(staging, f"events/{index:06d}.parquet", events)
+            read = [_events_read(b) for b in batches]
+            warnings = [w for b in batches for w in b.warnings]
+        return [
+            (
+                "events",
+                (index, read, normalized.rejects, normalized.input_records,
+                 normalized.skipped, warnings, round(time.perf_counter() - started, 4)),
+            )
+        ]  # fmt: skip
+    except ListHygieneError as exc:
+        return [("error", (type(exc), str(exc)))]
+
+
+def _events_read(batch: Any) -> Any:
+    from .run import EventsRead
+
+    return EventsRead.of(batch)
+
+
+def _shard_task(
+    context: dict[str, Any], key: tuple[Any, ...], contacts: pa.Table, events: pa.Table
+) -> pa.Table:
+    """One shard: the accepted rows of its contacts (every input), with DNS answers,
+    through `contacts_finished`; the contacts are returned, the rest written to staging."""
+    from .stages import contacts_finished
+
+    started = time.perf_counter()
+    rules = context["rules"]
+    accepted = pl.from_arrow(contacts)
+    assert isinstance(accepted, pl.DataFrame)
+    shard = int(key[0].as_py())
+    accepted = accepted.cast(context["accepted_schema"])  # Spark's types back to polars'
+    accepted = accepted.sort(ORDER, MEMBER, "source_row")
+    answers: pl.DataFrame = context["answers"].value
+    if answers.height:
+        accepted = accepted.join(
+            answers, left_on=DOMAIN, right_on="domain", how="left", maintain_order="left"
+        ).with_columns(pl.coalesce("__dns", "dns_status").alias("dns_status"))
+    accepted = accepted.select(context["contact_columns"])
+    ev = None
+    if context["with_events"]:
+        frame = pl.from_arrow(events)
+        assert isinstance(frame, pl.DataFrame)
+        ev = (
+            frame.cast(context["events_schema"]).sort(ORDER, "row").select(context["event_columns"])
+        )
+    account = context["account"].value if context["account"] is not None else None
+    done = contacts_finished(
+        accepted,
+        context["file_order"],
+        account,
+        ev,
+        rules,
+        context["as_of"],
+        context["threshold_days"],
+    )
+    staging = context["staging"]
+    _write(staging, f"shards/{shard:05d}/duplicates.parquet", done.merged.duplicates)
+    _write(staging, f"shards/{shard:05d}/possible.parquet", done.merged.possible_duplicates)
+    counts = pl.DataFrame([done.scored.counts]) if done.scored.counts else pl.DataFrame()
+    _write(staging, f"shards/{shard:05d}/counts.parquet", counts)
+    seconds = round(time.perf_counter() - started, 4)
+    timing = {"shard": shard, "rows": accepted.height, "contacts": done.contacts.height,
+              "events": events.num_rows, "seconds": seconds}  # fmt: skip
+    _write(staging, f"shards/{shard:05d}/task.parquet", pl.DataFrame([timing]))
+    out = done.contacts.with_columns(pl.lit(shard, pl.Int32).alias(SHARD)).to_arrow()
+    return out.cast(context["arrow_schema"])  # Spark wants string, not polars' large_string
+
+
+# -- the driver ----------------------------------------------------------------------------
+
+
+def spark_session(options: SparkOptions) -> Any:
+    """The session: spark-submit's when run under it, else local[2] (or --spark-master)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise SparkEngineError(
+            "--engine spark needs pyspark, which is not installed. Install it with "
+            "`pip install 'listhygiene[spark]'` (and Java 17 or newer), or use --engine duckdb."
+        ) from None
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        raise SparkEngineError(
+            "--engine spark needs Java 17 or newer, and no `java` is on PATH (nor JAVA_HOME "
+            "set). Install it (Debian: apt-get install default-jre-headless), or use "
+            "--engine duckdb."
+        )
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder.appName("listhygiene")
+    # Under spark-submit the master is already set; otherwise local[2] (or --spark-master).
+    master = options.master or (None if _under_spark_submit() else "local[2]")
+    if master is not None:
+        builder = builder.master(master)
+    if (master or "").startswith("local"):  # nothing leaves the machine: bind to loopback
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        builder = builder.config("spark.driver.bindAddress", "127.0.0.1").config(
+            "spark.driver.host", "127.0.0.1"
+        )
+    session = (
+        builder.config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", str(options.shards))
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def _under_spark_submit() -> bool:
+    """spark-submit starts the driver with the master in its configuration."""
+    return any(k in os.environ for k in ("SPARK_SUBMIT_OPTS", "PYSPARK_GATEWAY_PORT")) or (
+        "spark.master" in os.environ.get("SPARK_CONF_DIR", "")
+    )
+
+
+def _raise_task_errors(results: list[tuple[str, Any]]) -> None:
+    for kind, value in results:
+        if kind == "error":
+            error_type, message = value
+            raise error_type(message)
+
+
+def _spark_schema(frame: pl.DataFrame) -> Any:
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    return from_arrow_schema(frame.to_arrow().schema)
+
+
+def spark_inputs(inputs: list[Path | str]) -> list[str]:
+    """The files to read, as `ingest.expand_paths` gives them for local paths; a URI is
+    listed through pyarrow.fs: a folder stands for its supported files, sorted by name."""
+    from .errors import InputFileError
+    from .ingest import SUPPORTED, expand_paths
+
+    out: list[str] = []
+    for p in inputs:
+        text = str(p)
+        if not is_uri(text):
+            out.extend(str(f) for f in expand_paths([Path(p)]))
+            continue
+        try:
+            fs, path = pafs.FileSystem.from_uri(text)
+            info = fs.get_file_info(path)
+        except (pa.ArrowException, OSError) as exc:
+            raise InputFileError(
+                f"{text}: cannot be opened ({exc}). Check the URI and that this machine "
+                "can reach it."
+            ) from None
+        if info.type == pafs.FileType.File:
+            out.append(text)
+        elif info.type == pafs.FileType.Directory:
+            prefix = text.rstrip("/")
+            found = sorted(
+                f.base_name
+                for f in fs.get_file_info(pafs.FileSelector(path))
+                if f.type == pafs.FileType.File
+                and not f.base_name.startswith(".")
+                and Path(f.base_name).suffix.lower() in SUPPORTED
+            )
+            if not found:
+                raise InputFileError(
+                    f"{text}: the folder holds no supported files "
+                    f"({', '.join(sorted(SUPPORTED))}). Name the files to read."
+                )
+            out.extend(f"{prefix}/{name}" for name in found)
+        else:
+            raise InputFileError(f"{text}: no such file or folder. Check the URI and try again.")
+    return out
+
+
+def spark_prepared(
+    opts: RunOptions,
+    rules: RuleSet,
+    paths: list[Path],
+    store: Store,
+    run_id: str,
+    stage: Stage,
+    progress: Progress,
+) -> Prepared:
+    from .contacts import contacts_table
+    from .deliverability import open_resolver
+    from .dns import check_frame
+    from .events.normalize import EVENT_SCHEMA, NormalizedEvents
+    from .existing import read_existing
+    from .run import Prepared
+    from .stages import contacts_finished
+
+    spark_opts = opts.spark
+    staging = spark_opts.staging or str(opts.out.parent / f".{opts.out.name}.spark-{run_id}")
+    with stage("spark_start"):  # the JVM and the session: a fixed cost per run
+        spark = spark_session(spark_opts)
+    sc = spark.sparkContext
+    try:
+        # 1. one task per input file
+        with stage("ingest"):
+            progress("Reading inputs", 0, len(paths))
+            payload = pickle.dumps((rules, opts.preset, opts.default_region))
+            jobs = [(i, u, payload, staging) for i, u in enumerate(spark_inputs(opts.inputs))]
+            results = sc.parallelize(jobs, max(1, len(jobs))).flatMap(_input_task).collect()
+            _raise_task_errors(results)
+            timed = sorted((v for k, v in results if k == "input"), key=lambda v: (v[0], v[1]))
+            done = [(i, m, d) for i, m, d, _ in timed]
+            progress("Reading inputs", len(paths), len(paths))
+        tables = [d.read for _, _, d in done]
+        order = {t.source_file: i for i, t in enumerate(tables)}
+        for i, (_, _, d) in enumerate(done):
+            store.record_input(run_id, i, {**d.info, "raw_table": None})
+        with stage("existing"):
+            account = None
+            if opts.existing is not None:
+                with tempfile.TemporaryDirectory(prefix="listhygiene-") as tmp:
+                    account = read_existing([opts.existing], rules, Path(tmp))
+        # 2. events: one task per file
+        event_results: list[Any] = []
+        if opts.events:
+            with stage("events"):
+                progress("Reading events", 0, len(opts.events))
+                files = spark_inputs(opts.events)
+                payload = pickle.dumps((rules, opts.events_format))
+                jobs = [(i, u, payload, staging) for i, u in enumerate(files)]
+                results = sc.parallelize(jobs, max(1, len(jobs))).flatMap(_events_task).collect()
+                _raise_task_errors(results)
+                event_results = sorted((v for _, v in results), key=lambda v: v[0])
+                progress("Reading events", len(opts.events), len(opts.events))
+        # 3. DNS on the driver, once per distinct domain of the whole list
+        with stage("deliverability"):
+            accepted_df = spark.read.parquet(f"{staging}/accepted")
+            resolver = open_resolver(opts.dns, store)
+            domains = [r[0] for r in accepted_df.select(DOMAIN).distinct().collect()]
+            answers = pl.DataFrame(schema={"domain": pl.String, "__dns": pl.String})
+            if resolver is not None and domains:
+                answers = (
+                    check_frame(resolver, domains)
+                    .select("domain", pl.col("dns_status").alias("__dns"))
+                )  # fmt: skip
+        # 4. one task per shard
+        with stage("merge"):
+            from pyspark.sql import functions as F
+            from pyspark.sql.pandas.types import to_arrow_schema
+
+            template = _template(staging)
+            contact_columns = [
+                c for c in template.columns if c not in (CKEY, DOMAIN, ORDER, MEMBER)
+            ]
+            events_schema = {**EVENT_SCHEMA, CKEY: pl.String, ORDER: pl.Int32}
+            threshold_days = opts.threshold_days or rules.scoring.threshold_days
+            empty_events = pl.DataFrame(schema=EVENT_SCHEMA) if opts.events else None
+            shape = contacts_finished(
+                template.select(contact_columns), order, None, empty_events, rules,
+                opts.as_of, threshold_days,
+            ).contacts.with_columns(pl.lit(0, pl.Int32).alias(SHARD))  # fmt: skip
+            n = spark_opts.shards
+            shard_of = F.pmod(F.xxhash64(F.col(CKEY)), F.lit(n)).cast("int").alias(SHARD)
+            contacts_df = accepted_df.withColumn(SHARD, shard_of)
+            if opts.events:
+                events_df = spark.read.parquet(f"{staging}/events").withColumn(SHARD, shard_of)
+            else:
+                events_df = spark.createDataFrame(
+                    [], _spark_schema(pl.DataFrame(schema={**events_schema, SHARD: pl.Int32}))
+                )
+            out_schema = _spark_schema(shape)
+            context = {
+                "rules": rules,
+                "arrow_schema": to_arrow_schema(out_schema, timezone="UTC"),
+                "accepted_schema": dict(template.schema),
+                "contact_columns": contact_columns,
+                "events_schema": events_schema,
+                "event_columns": list(EVENT_SCHEMA),
+                "with_events": bool(opts.events),
+                "file_order": order,
+                "answers": sc.broadcast(answers),
+                "account": sc.broadcast(account.contacts) if account is not None else None,
+                "as_of": opts.as_of,
+                "threshold_days": threshold_days,
+                "staging": staging,
+            }
+            finished = (
+                contacts_df.groupBy(SHARD)
+                .cogroup(events_df.groupBy(SHARD))
+                .applyInArrow(
+                    lambda key, left, right: _shard_task(context, key, left, right),
+                    schema=out_schema,
+                )
+            )
+            finished.write.mode("overwrite").partitionBy(SHARD).parquet(f"{staging}/contacts")
+        with stage("score"):
+            contacts, duplicates, possible, counts, shard_tasks = _collected(
+                staging, shape, order, n, bool(opts.events)
+            )
+        events = None
+        events_read: list[Any] = []
+        warnings = [w for _, _, d in done for w in d.warnings]
+        if opts.events:
+            all_events = _gathered(staging, "events", events_schema).sort(ORDER, "row")
+            events = replace(
+                NormalizedEvents.from_events(all_events.select(list(EVENT_SCHEMA))),
+                rejects=pl.concat([r[2] for r in event_results], how="vertical"),
+                input_records=sum(r[3] for r in event_results),
+                skipped=_summed([r[4] for r in event_results]),
+            )
+            events_read = [e for r in event_results for e in r[1]]
+            warnings.extend(w for r in event_results for w in r[5])
+        # contacts/shard=K/part-0.parquet: the contacts table partitioned as Spark shards it,
+        # each part in input order (byte-identical reruns)
+        partitioned = [
+            (f"contacts/shard={k}/part-0.parquet", contacts_table(part.drop(SHARD)))
+            for (k,), part in contacts.partition_by(
+                SHARD, as_dict=True, maintain_order=True
+            ).items()
+        ]
+        contacts = contacts.drop(SHARD)
+        return Prepared(
+            parquet_parts=sorted(partitioned, key=lambda p: p[0]),
+            tables=tables,
+            inputs_meta=[d.meta for _, _, d in done],
+            warnings=warnings,
+            row_rejects=[d.rejects for _, _, d in done],
+            fixes=[d.fixes for _, _, d in done],
+            file_order=order,
+            contacts=contacts,
+            duplicates=duplicates,
+            possible_duplicates=possible,
+            duplicates_merged=sum(d.meta["accepted"] for _, _, d in done) - contacts.height,
+            scored_counts=counts,
+            account=account,
+            events=events,
+            events_read=events_read,
+            engine={
+                "name": "spark",
+                "master": sc.master,
+                "spark": spark.version,
+                "shards": n,
+                "staging": staging,
+                # each task's own seconds, inside its Python worker (what a cluster scales)
+                "tasks": {
+                    "inputs": [
+                        {
+                            "source_file": d.read.source_file,
+                            "rows": d.read.input_rows,
+                            "seconds": secs,
+                        }
+                        for _, _, d, secs in timed
+                    ],
+                    "events": [
+                        {
+                            "source_file": r[1][0].source_file if r[1] else None,
+                            "records": r[3],
+                            "seconds": r[6],
+                        }
+                        for r in event_results
+                    ],
+                    "shards": shard_tasks,
+                },
+            },
+        )
+    finally:
+        if spark_opts.staging is None:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _template(staging: str) -> pl.DataFrame:
+    """An empty frame of the accepted rows' columns, from the first part written."""
+    fs, base = _filesystem(staging)
+    parts = fs.get_file_info(pafs.FileSelector(f"{base}/accepted"))
+    first = min(p.path for p in parts if p.path.endswith(".parquet"))
+    frame = pl.from_arrow(pq.read_schema(fs.open_input_file(first)).empty_table())
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def _gathered(staging: str, rel: str, schema: dict[str, Any]) -> pl.DataFrame:
+    fs, base = _filesystem(staging)
+    try:
+        table = pq.read_table(f"{base}/{rel}", filesystem=fs)
+    except (FileNotFoundError, pa.ArrowInvalid):
+        return pl.DataFrame(schema=schema)
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame.select(list(schema)).cast(schema) if frame.height else pl.DataFrame(schema=schema)
+
+
+def _summed(dicts: list[dict[str, int]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for d in dicts:
+        for k, v in d.items():
+            out[k] = out.get(k, 0) + v
+    return out
+
+
+def _collected(
+    staging: str, shape: pl.DataFrame, order: dict[str, int], shards: int, with_events: bool
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, dict[str, int], list[dict[str, Any]]]:
+    """The shards' results in the embedded engine's order: contacts and merged-away rows
+    in input order, possible-duplicate groups numbered by their first contact."""
+    from .merge import DUPLICATES_SCHEMA, POSSIBLE_SCHEMA
+
+    def in_input_order(frame: pl.DataFrame, row: str) -> pl.DataFrame:
+        rank = pl.col("source_file").replace_strict(order, return_dtype=pl.Int64)
+        return frame.sort(rank, row, maintain_order=True)
+
+    contacts = in_input_order(_gathered(staging, "contacts", dict(shape.schema)), "source_row")
+    dups, possibles, counts, tasks = [], [], [], []
+    for k in range(shards):
+        base = f"shards/{k:05d}"
+        fs, root = _filesystem(staging)
+        if fs.get_file_info(f"{root}/{base}").type == pafs.FileType.NotFound:
+            continue
+        dups.append(_read(staging, f"{base}/duplicates.parquet"))
+        possibles.append(_read(staging, f"{base}/possible.parquet"))
+        tasks.append(_read(staging, f"{base}/task.parquet").row(0, named=True))
+        c = _read(staging, f"{base}/counts.parquet")
+        if c.height:
+            counts.append(c.row(0, named=True))
+    duplicates = in_input_order(
+        pl.concat([pl.DataFrame(schema=DUPLICATES_SCHEMA), *dups], how="vertical"), "row"
+    )
+    possible = in_input_order(
+        pl.concat([pl.DataFrame(schema=POSSIBLE_SCHEMA), *possibles], how="vertical"), "row"
+    )
+    if possible.height:  # group numbers by each group's first contact, as one list would
+        firsts = (
+            possible.filter(pl.col("canonical_key").is_first_distinct())
+            .select("canonical_key")
+            .with_row_index("__g", offset=1)
+        )
+        possible = (
+            possible.drop("group_id")
+            .join(firsts, on="canonical_key", how="left", maintain_order="left")
+            .with_columns(pl.col("__g").cast(pl.Int64).alias("group_id"))
+            .sort("group_id", maintain_order=True)
+            .select(list(POSSIBLE_SCHEMA))
+        )
+    summed = _summed(counts) if with_events else {}
+    return contacts, duplicates, possible, summed, tasks

@@ -1,0 +1,210 @@
+"""The Spark engine gives the embedded engine's outputs, byte for byte.
+
+Spark runs for real: PyPI's pyspark in local[2] mode, on the Java that
+tests/setup_java.sh installs. Every test here is marked `spark`
+(`pytest -m 'not spark'` skips them explicitly); `make test` runs them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import shutil
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+from click.testing import CliRunner
+from paths import REPO
+
+from listhygiene.cli import main
+from listhygiene.deliverability import DnsOptions
+from listhygiene.run import RunOptions, execute
+from listhygiene.spark_engine import SparkOptions, spark_inputs
+
+pytestmark = pytest.mark.spark
+
+SAMPLE = REPO / "data" / "sample"
+EVENTS = REPO / "data" / "events"
+ACCOUNT = REPO / "tests" / "existing" / "misarmail_contacts.json"
+AS_OF = datetime(2026, 11, 1, tzinfo=UTC)
+RUN_ID = re.compile(rb"\d{8}T\d{6}Z-[0-9a-f]{6}")
+WITH_RUN_ID = {"report.html", "summary.md"}  # name the run: compared with its id masked
+
+
+def _run(tmp: Path, name: str, engine: str, inputs: list[Path], **kw) -> Path:
+    out = tmp / name
+    opts = RunOptions(
+        inputs=inputs,
+        out=out,
+        db=tmp / f"{name}.duckdb",
+        as_of=AS_OF,
+        dns=DnsOptions(mode="cache"),
+        engine=engine,
+        spark=SparkOptions(shards=kw.pop("shards", 8)),
+        **kw,
+    )
+    result = execute(opts)
+    assert result.exit_code in (0, 1)
+    return out
+
+
+def _files(out: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(out)): p.read_bytes()
+        for p in sorted(out.rglob("*"))
+        if p.is_file() and p.name != "manifest.json" and p.relative_to(out).parts[0] != "contacts"
+    }
+
+
+def _assert_identical(embedded: Path, spark: Path) -> int:
+    """Every output file of the embedded run, byte-identical in the Spark run (run ids
+    masked where a file names its run); the partitioned contacts table holds exactly
+    contacts.parquet's rows. Returns the number of files compared."""
+    a, b = _files(embedded), _files(spark)
+    assert sorted(a) == sorted(b)
+    for name in a:
+        x, y = a[name], b[name]
+        if name in WITH_RUN_ID:
+            x, y = RUN_ID.sub(b"RUN", x), RUN_ID.sub(b"RUN", y)
+        assert x == y, f"{name} differs between the engines"
+    whole = pl.read_parquet(embedded / "contacts.parquet")
+    parts = sorted((spark / "contacts").glob("shard=*/part-0.parquet"))
+    assert parts, "the Spark run wrote no partitioned contacts table"
+    sharded = pl.concat([pl.read_parquet(p, hive_partitioning=False) for p in parts])
+    key = ["source_file", "source_row"]
+    assert sharded.sort(key).equals(whole.sort(key))
+    return len(a)
+
+
+def _manifests(embedded: Path, spark: Path) -> tuple[dict, dict]:
+    import json
+
+    return (
+        json.loads((embedded / "manifest.json").read_text()),
+        json.loads((spark / "manifest.json").read_text()),
+    )
+
+
+def test_sample_with_events_and_account_is_identical(tmp_path):
+    kw = {"events": [EVENTS], "existing": ACCOUNT, "campaign_id": "winback-1"}
+    embedded = _run(tmp_path, "duck", "duckdb", [SAMPLE], **kw)
+    spark = _run(tmp_path, "spark", "spark", [SAMPLE], **kw)
+    compared = _assert_identical(embedded, spark)
+    assert compared >= 25  # every CSV, JSON, payload and report file
+    m_duck, m_spark = _manifests(embedded, spark)
+    for part in ("reconciliation", "events", "health", "payloads", "deliverability", "existing"):
+        assert m_duck[part] == m_spark[part], part
+    assert m_spark["engine"]["name"] == "spark" and m_spark["engine"]["shards"] == 8
+    assert m_spark["engine"]["master"] == "local[2]"
+    assert {i["source_file"] for i in m_spark["inputs"]} == {
+        i["source_file"] for i in m_duck["inputs"]
+    }
+
+
+def test_sample_without_events_one_shard_or_many(tmp_path):
+    embedded = _run(tmp_path, "duck", "duckdb", [SAMPLE])
+    for shards in (1, 13):
+        spark = _run(tmp_path, f"spark{shards}", "spark", [SAMPLE], shards=shards)
+        _assert_identical(embedded, spark)
+
+
+def test_possible_duplicate_groups_across_shards(tmp_path):
+    """Many groups of Gmail dot and +tag spellings, in two files, shuffled: each group
+    meets in one shard, and the groups are numbered as one list would number them."""
+    import random
+
+    rng = random.Random(7)
+    rows = []
+    for i in range(400):
+        first, last = f"p{i}x", f"q{i}y"
+        variants = [f"{first}.{last}@gmail.com", f"{first}{last}@googlemail.com",
+                    f"{first}.{last}+news@gmail.com", f"{first}{last}@gmail.com"]  # fmt: skip
+        rows.extend(rng.sample(variants, rng.randint(1, 4)))
+        rows.append(f"{first}@example.org")
+    rng.shuffle(rows)
+    half = len(rows) // 2
+    inputs = []
+    for n, chunk in enumerate((rows[:half], rows[half:])):
+        path = tmp_path / f"list{n}.csv"
+        path.write_text("email,first_name\n" + "".join(f"{e},P\n" for e in chunk))
+        inputs.append(path)
+    embedded = _run(tmp_path, "duck", "duckdb", inputs)
+    spark = _run(tmp_path, "spark", "spark", inputs, shards=5)
+    _assert_identical(embedded, spark)
+    groups = pl.read_csv(embedded / "possible_duplicates.csv")["group_id"].n_unique()
+    assert groups > 200
+
+
+def _bench_generate():
+    spec = importlib.util.spec_from_file_location("bench_generate", REPO / "bench" / "generate.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_generate"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_generated_100k_contacts_identical(tmp_path):
+    """bench/generate.py's messy export shape (duplicates, case variants, broken and
+    internationalized addresses, suppressions) at 100k contacts with 500k events."""
+    data = tmp_path / "data"
+    stamp = _bench_generate().ensure_inputs(data, 100_000, 500_000)
+    files = sorted(data / name for name in stamp["files"])
+    contacts = [f for f in files if "event" not in f.name]
+    events = [f for f in files if "event" in f.name]
+    kw = {"events": events, "campaign_id": "winback-1"}
+    embedded = _run(tmp_path, "duck", "duckdb", contacts, **kw)
+    spark = _run(tmp_path, "spark", "spark", contacts, **kw)
+    _assert_identical(embedded, spark)
+    m_duck, m_spark = _manifests(embedded, spark)
+    assert m_duck["reconciliation"] == m_spark["reconciliation"]
+    assert m_duck["reconciliation"]["input_rows"] > 100_000
+    assert m_duck["reconciliation"]["duplicates_merged"] > 0
+    assert m_duck["reconciliation"]["rejected"] > 0
+    assert m_duck["events"] == m_spark["events"]
+
+
+def test_uri_inputs_read_through_pyarrow_fs(tmp_path):
+    """file:// URIs (the path any pyarrow filesystem takes: hdfs://, s3://, gs://) give
+    the same contacts, the URI as their source_file."""
+    copy = tmp_path / "in"
+    shutil.copytree(SAMPLE, copy)
+    uris: list[Path | str] = [f"file://{copy}"]
+    listed = spark_inputs(uris)
+    assert listed == [f"file://{p}" for p in sorted(copy.iterdir())]
+    embedded = _run(tmp_path, "duck", "duckdb", [copy])
+    spark = _run(tmp_path, "spark", "spark", uris)
+    a = pl.read_parquet(embedded / "contacts.parquet")
+    b = pl.read_parquet(spark / "contacts.parquet")
+    assert b["source_file"].str.starts_with("file://").all()
+    assert b.with_columns(pl.col("source_file").str.strip_prefix("file://")).equals(a)
+
+
+def test_a_bad_input_is_the_same_clean_error(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("carol,x\n1,2\n")
+    outs = {}
+    for engine in ("duckdb", "spark"):
+        result = CliRunner().invoke(
+            main,
+            ["run", str(SAMPLE), str(bad), "--out", str(tmp_path / engine),
+             "--db", str(tmp_path / f"{engine}.duckdb"), "--dns", "off", "--engine", engine],
+        )  # fmt: skip
+        assert result.exit_code == 2, result.output
+        assert not (tmp_path / engine).exists()  # nothing half-written
+        outs[engine] = result.stderr
+    assert outs["spark"] == outs["duckdb"]
+    assert "no column can be the email address" in outs["spark"]
+
+
+def test_a_missing_uri_is_a_clean_error(tmp_path):
+    result = CliRunner().invoke(
+        main,
+        ["run", f"file://{tmp_path}/nowhere.csv", "--out", str(tmp_path / "o"),
+         "--db", str(tmp_path / "s.duckdb"), "--engine", "spark"],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "no such file or folder" in result.stderr
