@@ -555,6 +555,51 @@ def preview_command(
     click.echo(text, nl=False)
 
 
+@main.group("dns-cache")
+def dns_cache_group() -> None:
+    """Move the store's DNS cache between stores, as Parquet (see docs/spark.md)."""
+
+
+_STORE_OPTION = click.option(
+    "--db",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The store [default: $LISTHYGIENE_DB or .listhygiene/store.duckdb].",
+)
+
+
+@dns_cache_group.command("export")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@_STORE_OPTION
+@common_options
+def dns_cache_export(file: Path, db: Path | None, reporter: Reporter) -> None:
+    """Write the store's DNS cache to FILE (Parquet)."""
+    from .store import Store
+
+    store = Store.open(db or default_store_path())
+    try:
+        rows = store.export_dns_cache(file)
+    finally:
+        store.close()
+    reporter.info(f"Wrote {rows:,} DNS answers to {file}.")
+
+
+@dns_cache_group.command("import")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@_STORE_OPTION
+@common_options
+def dns_cache_import(file: Path, db: Path | None, reporter: Reporter) -> None:
+    """Merge FILE (a `dns-cache export`) into the store's DNS cache: an answer replaces
+    the store's only when it was fetched later."""
+    from .store import Store
+
+    store = Store.open(db or default_store_path())
+    try:
+        read, taken = store.import_dns_cache(file)
+    finally:
+        store.close()
+    reporter.info(f"Read {read:,} DNS answers from {file}; {taken:,} were new or newer.")
+
+
 @main.group("rules")
 def rules_group() -> None:
     """Inspect and validate rules folders."""

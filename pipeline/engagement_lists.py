@@ -22,7 +22,7 @@ def _with_ids(contacts: pl.DataFrame, account: pl.DataFrame | None) -> pl.DataFr
     return contacts.join(ids, on="email_key", how="left", maintain_order="left")
 
 
-def _most_inactive_first(frame: pl.DataFrame) -> pl.DataFrame:
+def most_inactive_first(frame: pl.DataFrame) -> pl.DataFrame:
     # Unknown inactivity (never engaged, no created_at) counts as the longest.
     return frame.sort("days_inactive", "email_key", descending=[True, False], nulls_last=False)
 
@@ -31,7 +31,7 @@ def unengaged(contacts: pl.DataFrame, account: pl.DataFrame | None) -> pl.DataFr
     """Seed 002's unengaged contacts: id, email, status, last_opened_at, days_inactive,
     engagement_score; most inactive first."""
     rows = _with_ids(contacts.filter(pl.col("unengaged").fill_null(False)), account)
-    return _most_inactive_first(rows).select(
+    return most_inactive_first(rows).select(
         "id",
         "email",
         "status",
@@ -50,7 +50,7 @@ def winback(
 ) -> tuple[dict[str, Any], pl.DataFrame]:
     """Seed 002's win-back answer and its audience: the unengaged contacts whose address is
     not known to be undeliverable (verdict `invalid` is left out)."""
-    audience = _most_inactive_first(
+    audience = most_inactive_first(
         _with_ids(
             contacts.filter(
                 pl.col("unengaged").fill_null(False) & (pl.col("verdict") != "invalid")
@@ -130,7 +130,7 @@ def suppress_candidates(
         silent, on="email_key", how="inner", maintain_order="left"
     )
     return (
-        _most_inactive_first(_with_ids(rows, account))
+        most_inactive_first(_with_ids(rows, account))
         .select(
             "id",
             "email",

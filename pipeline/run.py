@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -25,7 +25,7 @@ import polars as pl
 from . import __version__
 from .contacts import contacts_csv, contacts_table, scores_csv
 from .deliverability import DnsOptions, open_resolver
-from .engagement_lists import suppress_candidates, unengaged, winback
+from .engagement_lists import unengaged, winback
 from .errors import ListHygieneError
 from .events import EventBatch, read_events
 from .events.normalize import NormalizedEvents, events_normalized
@@ -42,7 +42,7 @@ from .ingest import expand_paths, read_inputs
 from .merge import contacts_merged
 from .outputs import OutputDir, owner_only, pause_point
 from .payloads import TARGETS, PayloadWriter, each_target_payloads, target_summary
-from .report import ReportData, report_html, summary_md
+from .report import ReportData, events_by_day, report_html, summary_md
 from .ruleset import RuleSet, load_rules
 from .schemas import RejectRecord
 from .schemas.checks import failed_rows
@@ -95,7 +95,20 @@ def _no_progress(what: str, done: int, total: int) -> None:
     pass
 
 
-REPORT_EVENT_COLUMNS = ("event", "timestamp", "machine_open")  # the report's events chart
+@dataclass(frozen=True)
+class EventsDone:
+    """What the outputs need of the events once scoring has used them (not the events)."""
+
+    rejects: pl.DataFrame  # events_rejects.csv
+    input_records: int
+    count: int  # usable events
+    skipped: dict[str, int]
+    by_day: pl.DataFrame  # report.events_by_day: the report's engagement chart
+
+    @classmethod
+    def of(cls, events: NormalizedEvents, as_of: datetime) -> EventsDone:
+        by_day = events_by_day(events.compact.select("event", "timestamp", "machine_open"), as_of)
+        return cls(events.rejects, events.input_records, events.count, events.skipped, by_day)
 
 
 def _status_kb(field: str) -> int | None:
@@ -271,10 +284,16 @@ class Prepared:
     duplicates_merged: int
     scored_counts: dict[str, int]
     account: ExistingAccount | None
-    events: NormalizedEvents | None
+    events: EventsDone | None
     events_read: list[EventsRead]
+    candidates: pl.DataFrame | None  # suppress_candidates.csv; None without events
     engine: dict[str, Any]  # the manifest's `engine`
     parquet_parts: list[tuple[str, pl.DataFrame]] = field(default_factory=list)  # Spark's
+
+
+def winbacks(rules: RuleSet, opts: RunOptions) -> tuple[str, ...]:
+    """The earlier win-back campaigns whose silent recipients are suppression candidates."""
+    return tuple(dict.fromkeys((*rules.scoring.previous_winback, *opts.winback_sent)))
 
 
 def _local_paths(paths: list[Path | str], opts: RunOptions) -> list[Path]:
@@ -381,6 +400,7 @@ def _embedded(
         rules,
         opts.as_of,
         opts.threshold_days or rules.scoring.threshold_days,
+        winbacks(rules, opts),
         clock.stage,
     )
     del all_accepted
@@ -397,8 +417,9 @@ def _embedded(
         duplicates_merged=finished.merged.duplicates_merged,
         scored_counts=finished.scored.counts,
         account=account,
-        events=events,
+        events=EventsDone.of(events, opts.as_of) if events is not None else None,
         events_read=events_read,
+        candidates=finished.candidates,
         engine={"name": "duckdb"},
     )
 
@@ -458,21 +479,12 @@ def _outputs(
             preview = import_preview(contacts, account.contacts, sum(t.input_rows for t in tables))
             out.write_json("import_preview.json", preview)
         account_rows = account.contacts if account is not None else None
-        candidates = None
+        candidates = p.candidates
         winback_targeted: int | None = None
         if events is not None:
             out.write_csv("events_rejects.csv", events.rejects, keep=())  # raw cells
             out.write_csv("unengaged.csv", unengaged(contacts, account_rows))
             out.write_csv("scores.csv", scores_csv(contacts))
-            winbacks = tuple(dict.fromkeys((*rules.scoring.previous_winback, *opts.winback_sent)))
-            candidates = suppress_candidates(
-                contacts,
-                account_rows,
-                events.events if winbacks else None,  # spelled out only when needed
-                winbacks,
-                rules.scoring,
-                opts.as_of,
-            )
             out.write_csv("suppress_candidates.csv", candidates)
             if opts.campaign_id is not None:
                 body, audience = winback(
@@ -482,8 +494,6 @@ def _outputs(
                 winback_targeted = body["targetedContacts"]
                 out.write_csv("winback_audience.csv", audience)
         out.write_json("health.json", health.stats)
-        if events is not None:  # what the report still needs of the events; the rest goes
-            events = replace(events, compact=events.compact.select(REPORT_EVENT_COLUMNS))
     with clock.stage("payloads"):
         # one target at a time: built, checked, written, released (its bodies are the
         # largest thing a run holds); a failed check aborts the staged outputs
@@ -525,7 +535,7 @@ def _outputs(
             rejects=rejects,
             duplicates=p.duplicates,
             possible_duplicates=p.possible_duplicates,
-            events=events.compact if events is not None else None,
+            events=events.by_day if events is not None else None,
             counts={
                 "input_rows": input_rows,
                 "rejected": rejected,

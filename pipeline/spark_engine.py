@@ -51,6 +51,7 @@ CKEY = "__ckey"  # the canonical key the shard is a hash of
 DOMAIN = "__domain"  # the DNS key of the address's domain
 ORDER = "__order"  # (input index, archive member): the file's place among the inputs
 MEMBER = "__member"
+BATCH = "__batch"  # an events file's batch (archive member); with ORDER, its source_file
 _URI = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 
 
@@ -152,9 +153,10 @@ def _events_task(job: tuple[int, str, bytes, str]) -> list[tuple[str, Any]]:
     """Read and normalize one events file; the events go to staging, in input order."""
     from .events import read_events
     from .events.normalize import events_normalized
+    from .report import events_by_day
 
     index, source, payload, staging = job
-    rules, forced = pickle.loads(payload)
+    rules, forced, as_of = pickle.loads(payload)
     started = time.perf_counter()
     try:
         with tempfile.TemporaryDirectory(prefix="listhygiene-task-") as tmp:
@@ -164,17 +166,25 @@ def _events_task(job: tuple[int, str, bytes, str]) -> list[tuple[str, Any]]:
                 batches = [replace(b, source_file=source) for b in batches]
             normalized = events_normalized(batches, rules.scoring, None)
             events = normalized.events
+            # the batch number instead of the file name: 4 bytes an event through the shuffle
+            number = {b.source_file: i for i, b in enumerate(batches)}
             events = events.with_columns(
-                _shard_keys(events, rules), pl.lit(index, pl.Int32).alias(ORDER)
-            )
+                _shard_keys(events, rules),
+                pl.lit(index, pl.Int32).alias(ORDER),
+                pl.col("source_file").replace_strict(number, return_dtype=pl.Int32).alias(BATCH),
+            ).drop("source_file")
             _write(staging, f"events/{index:06d}.parquet", events)
+            by_day = events_by_day(
+                normalized.compact.select("event", "timestamp", "machine_open"), as_of
+            )
             read = [_events_read(b) for b in batches]
             warnings = [w for b in batches for w in b.warnings]
         return [
             (
                 "events",
                 (index, read, normalized.rejects, normalized.input_records,
-                 normalized.skipped, warnings, round(time.perf_counter() - started, 4)),
+                 normalized.skipped, warnings, round(time.perf_counter() - started, 4),
+                 by_day, normalized.count),
             )
         ]  # fmt: skip
     except ListHygieneError as exc:
@@ -211,8 +221,16 @@ def _shard_task(
     if context["with_events"]:
         frame = pl.from_arrow(events)
         assert isinstance(frame, pl.DataFrame)
+        files = pl.DataFrame(
+            context["event_files"],
+            schema={ORDER: pl.Int32, BATCH: pl.Int32, "source_file": pl.String},
+            orient="row",
+        )
         ev = (
-            frame.cast(context["events_schema"]).sort(ORDER, "row").select(context["event_columns"])
+            frame.cast(context["events_schema"])
+            .sort(ORDER, BATCH, "row")
+            .join(files, on=[ORDER, BATCH], how="left", maintain_order="left")
+            .select(context["event_columns"])
         )
     account = context["account"].value if context["account"] is not None else None
     done = contacts_finished(
@@ -223,8 +241,11 @@ def _shard_task(
         rules,
         context["as_of"],
         context["threshold_days"],
+        context["winbacks"],
     )
     staging = context["staging"]
+    if done.candidates is not None:
+        _write(staging, f"shards/{shard:05d}/candidates.parquet", done.candidates)
     _write(staging, f"shards/{shard:05d}/duplicates.parquet", done.merged.duplicates)
     _write(staging, f"shards/{shard:05d}/possible.parquet", done.merged.possible_duplicates)
     counts = pl.DataFrame([done.scored.counts]) if done.scored.counts else pl.DataFrame()
@@ -352,9 +373,10 @@ def spark_prepared(
     from .contacts import contacts_table
     from .deliverability import open_resolver
     from .dns import check_frame
-    from .events.normalize import EVENT_SCHEMA, NormalizedEvents
+    from .events.normalize import EVENT_SCHEMA
     from .existing import read_existing
-    from .run import Prepared
+    from .report import summed_by_day
+    from .run import EventsDone, Prepared, winbacks
     from .stages import contacts_finished
 
     spark_opts = opts.spark
@@ -388,7 +410,7 @@ def spark_prepared(
             with stage("events"):
                 progress("Reading events", 0, len(opts.events))
                 files = spark_inputs(opts.events)
-                payload = pickle.dumps((rules, opts.events_format))
+                payload = pickle.dumps((rules, opts.events_format, opts.as_of))
                 jobs = [(i, u, payload, staging) for i, u in enumerate(files)]
                 results = sc.parallelize(jobs, max(1, len(jobs))).flatMap(_events_task).collect()
                 _raise_task_errors(results)
@@ -414,7 +436,8 @@ def spark_prepared(
             contact_columns = [
                 c for c in template.columns if c not in (CKEY, DOMAIN, ORDER, MEMBER)
             ]
-            events_schema = {**EVENT_SCHEMA, CKEY: pl.String, ORDER: pl.Int32}
+            staged_events = {c: t for c, t in EVENT_SCHEMA.items() if c != "source_file"}
+            events_schema = {**staged_events, ORDER: pl.Int32, BATCH: pl.Int32}
             threshold_days = opts.threshold_days or rules.scoring.threshold_days
             empty_events = pl.DataFrame(schema=EVENT_SCHEMA) if opts.events else None
             shape = contacts_finished(
@@ -423,9 +446,12 @@ def spark_prepared(
             ).contacts.with_columns(pl.lit(0, pl.Int32).alias(SHARD))  # fmt: skip
             n = spark_opts.shards
             shard_of = F.pmod(F.xxhash64(F.col(CKEY)), F.lit(n)).cast("int").alias(SHARD)
-            contacts_df = accepted_df.withColumn(SHARD, shard_of)
+            # the key only decides the shard: it does not travel through the shuffle
+            contacts_df = accepted_df.withColumn(SHARD, shard_of).drop(CKEY)
             if opts.events:
-                events_df = spark.read.parquet(f"{staging}/events").withColumn(SHARD, shard_of)
+                events_df = (
+                    spark.read.parquet(f"{staging}/events").withColumn(SHARD, shard_of).drop(CKEY)
+                )
             else:
                 events_df = spark.createDataFrame(
                     [], _spark_schema(pl.DataFrame(schema={**events_schema, SHARD: pl.Int32}))
@@ -434,11 +460,15 @@ def spark_prepared(
             context = {
                 "rules": rules,
                 "arrow_schema": to_arrow_schema(out_schema, timezone="UTC"),
-                "accepted_schema": dict(template.schema),
+                "accepted_schema": {c: t for c, t in template.schema.items() if c != CKEY},
                 "contact_columns": contact_columns,
                 "events_schema": events_schema,
                 "event_columns": list(EVENT_SCHEMA),
                 "with_events": bool(opts.events),
+                "event_files": [
+                    (r[0], b, e.source_file) for r in event_results for b, e in enumerate(r[1])
+                ],
+                "winbacks": winbacks(rules, opts),
                 "file_order": order,
                 "answers": sc.broadcast(answers),
                 "account": sc.broadcast(account.contacts) if account is not None else None,
@@ -456,19 +486,19 @@ def spark_prepared(
             )
             finished.write.mode("overwrite").partitionBy(SHARD).parquet(f"{staging}/contacts")
         with stage("score"):
-            contacts, duplicates, possible, counts, shard_tasks = _collected(
+            contacts, duplicates, possible, counts, shard_tasks, candidates = _collected(
                 staging, shape, order, n, bool(opts.events)
             )
         events = None
         events_read: list[Any] = []
         warnings = [w for _, _, d in done for w in d.warnings]
-        if opts.events:
-            all_events = _gathered(staging, "events", events_schema).sort(ORDER, "row")
-            events = replace(
-                NormalizedEvents.from_events(all_events.select(list(EVENT_SCHEMA))),
+        if opts.events:  # the counts the outputs need; the events stay with the shards
+            events = EventsDone(
                 rejects=pl.concat([r[2] for r in event_results], how="vertical"),
                 input_records=sum(r[3] for r in event_results),
+                count=sum(r[8] for r in event_results),
                 skipped=_summed([r[4] for r in event_results]),
+                by_day=summed_by_day([r[7] for r in event_results]),
             )
             events_read = [e for r in event_results for e in r[1]]
             warnings.extend(w for r in event_results for w in r[5])
@@ -497,6 +527,7 @@ def spark_prepared(
             account=account,
             events=events,
             events_read=events_read,
+            candidates=candidates,
             engine={
                 "name": "spark",
                 "master": sc.master,
@@ -561,9 +592,17 @@ def _summed(dicts: list[dict[str, int]]) -> dict[str, int]:
 
 def _collected(
     staging: str, shape: pl.DataFrame, order: dict[str, int], shards: int, with_events: bool
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, dict[str, int], list[dict[str, Any]]]:
+) -> tuple[
+    pl.DataFrame,
+    pl.DataFrame,
+    pl.DataFrame,
+    dict[str, int],
+    list[dict[str, Any]],
+    pl.DataFrame | None,
+]:
     """The shards' results in the embedded engine's order: contacts and merged-away rows
     in input order, possible-duplicate groups numbered by their first contact."""
+    from .engagement_lists import most_inactive_first
     from .merge import DUPLICATES_SCHEMA, POSSIBLE_SCHEMA
 
     def in_input_order(frame: pl.DataFrame, row: str) -> pl.DataFrame:
@@ -571,7 +610,7 @@ def _collected(
         return frame.sort(rank, row, maintain_order=True)
 
     contacts = in_input_order(_gathered(staging, "contacts", dict(shape.schema)), "source_row")
-    dups, possibles, counts, tasks = [], [], [], []
+    dups, possibles, counts, tasks, candidates = [], [], [], [], []
     for k in range(shards):
         base = f"shards/{k:05d}"
         fs, root = _filesystem(staging)
@@ -580,6 +619,8 @@ def _collected(
         dups.append(_read(staging, f"{base}/duplicates.parquet"))
         possibles.append(_read(staging, f"{base}/possible.parquet"))
         tasks.append(_read(staging, f"{base}/task.parquet").row(0, named=True))
+        if with_events:
+            candidates.append(_read(staging, f"{base}/candidates.parquet"))
         c = _read(staging, f"{base}/counts.parquet")
         if c.height:
             counts.append(c.row(0, named=True))
@@ -603,4 +644,12 @@ def _collected(
             .select(list(POSSIBLE_SCHEMA))
         )
     summed = _summed(counts) if with_events else {}
-    return contacts, duplicates, possible, summed, tasks
+    found = None
+    if with_events:  # most inactive first, as one list would be sorted
+        found = (
+            pl.concat(candidates, how="vertical")
+            .join(contacts.select("email", "email_key"), on="email", how="left")
+            .pipe(most_inactive_first)
+            .drop("email_key")
+        )
+    return contacts, duplicates, possible, summed, tasks, found

@@ -21,6 +21,7 @@ import polars as pl
 
 from .deliverability import contacts_deliverability, verdicts_rechecked
 from .dns import Resolver
+from .engagement_lists import suppress_candidates
 from .events.normalize import NormalizedEvents
 from .existing import apply_account_suppressions
 from .ingest import RawTable
@@ -143,6 +144,7 @@ class Finished:
     contacts: pl.DataFrame
     merged: Merged  # its `contacts` are those before scoring
     scored: Scored  # its `contacts` are those before the verdicts were rechecked
+    candidates: pl.DataFrame | None  # suppress_candidates.csv's rows; None without events
 
 
 def contacts_finished(
@@ -153,10 +155,12 @@ def contacts_finished(
     rules: RuleSet,
     as_of: datetime,
     threshold_days: int,
+    winbacks: tuple[str, ...] = (),
     stage: Stage = no_clock,
 ) -> Finished:
     """Merge the accepted rows, carry over the account's suppressions (they win before
-    any verdict), score from the events, recheck the verdicts for the new statuses."""
+    any verdict), score from the events, recheck the verdicts for the new statuses, and
+    find the suppression candidates of the earlier win-back campaigns `winbacks`."""
     with stage("merge"):
         merged = contacts_merged(accepted, file_order, rules.merge)
         contacts = merged.contacts
@@ -172,7 +176,18 @@ def contacts_finished(
             threshold_days,
         )
         finished = verdicts_rechecked(scored.contacts, rules)
-    return Finished(finished, merged, scored)
+        candidates = None
+        if events is not None:
+            spelled = events.events if isinstance(events, NormalizedEvents) else events
+            candidates = suppress_candidates(
+                finished,
+                account,
+                spelled if winbacks else None,  # spelled out only when needed
+                winbacks,
+                rules.scoring,
+                as_of,
+            )
+    return Finished(finished, merged, scored, candidates)
 
 
 def each_table(reader: Iterator[RawTable], stage: Stage) -> Iterator[RawTable]:

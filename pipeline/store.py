@@ -192,6 +192,54 @@ class Store:
         self.con.execute("INSERT INTO meta VALUES ('pii_key', ?)", [key.hex()])
         return key
 
+    DNS_CACHE_COLUMNS = ("domain", "rdtype", "outcome", "answers", "ttl", "fetched_at")
+
+    def export_dns_cache(self, path: Path) -> int:
+        """Write the DNS cache to a Parquet file (for another store: another machine, a
+        cluster's driver). Returns the rows written."""
+        cols = ", ".join(self.DNS_CACHE_COLUMNS)
+        tmp = path.with_name(f".{path.name}.tmp")
+        self.con.execute(
+            f"COPY (SELECT {cols} FROM dns_cache ORDER BY domain, rdtype) TO '{_sql_text(tmp)}' "
+            "(FORMAT parquet)"
+        )
+        os.replace(tmp, path)  # never a half-written cache file
+        return int(self.con.execute("SELECT count(*) FROM dns_cache").fetchone()[0])  # type: ignore[index]
+
+    def import_dns_cache(self, path: Path) -> tuple[int, int]:
+        """Merge a Parquet export of a DNS cache: an answer replaces ours only when it was
+        fetched later. Returns (rows in the file, rows taken)."""
+        cols = ", ".join(self.DNS_CACHE_COLUMNS)
+        try:
+            incoming = self.con.sql(
+                f"SELECT {cols} FROM read_parquet('{_sql_text(path)}')"
+            ).to_arrow_table()
+        except duckdb.Error as exc:
+            raise StoreError(
+                f"{path}: not a DNS cache export ({str(exc).splitlines()[0]}). Give a file "
+                "written by `listhygiene dns-cache export`."
+            ) from None
+        self.con.register("_lh_incoming", incoming)
+        try:
+            self.con.execute("BEGIN")
+            taken = self.con.execute(
+                "SELECT count(*) FROM _lh_incoming i LEFT JOIN dns_cache c "
+                "USING (domain, rdtype) WHERE c.fetched_at IS NULL OR i.fetched_at > c.fetched_at"
+            ).fetchone()[0]  # type: ignore[index]
+            self.con.execute(
+                f"INSERT OR REPLACE INTO dns_cache ({cols}) SELECT i.domain, i.rdtype, "
+                "i.outcome, i.answers, i.ttl, i.fetched_at FROM _lh_incoming i LEFT JOIN "
+                "dns_cache c USING (domain, rdtype) "
+                "WHERE c.fetched_at IS NULL OR i.fetched_at > c.fetched_at"
+            )
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        finally:
+            self.con.unregister("_lh_incoming")
+        return incoming.num_rows, int(taken)
+
     def close(self) -> None:
         try:
             self._raw_pool.shutdown(wait=True)
@@ -336,6 +384,11 @@ class Store:
         ).fetchall()
         for (run_id,) in old:
             self.drop_raw(run_id)
+
+
+def _sql_text(path: Path) -> str:
+    """A path inside a single-quoted SQL string."""
+    return str(path).replace("'", "''")
 
 
 def _utc(dt: datetime) -> datetime:

@@ -15,7 +15,7 @@ from listhygiene.contacts import COLUMNS
 from listhygiene.events.normalize import EVENT_SCHEMA
 from listhygiene.health import Gate, SendWindow, list_health, load_health_rules
 from listhygiene.merge import POSSIBLE_SCHEMA
-from listhygiene.report import ReportData
+from listhygiene.report import ReportData, events_by_day
 
 AS_OF = datetime(2026, 11, 1, tzinfo=UTC)
 XSS = "<script>alert(1)</script>"
@@ -362,7 +362,7 @@ def report_data(events: bool = True, history_runs: int = 6, seed: int = 8) -> Re
         rejects=rejects,
         duplicates=duplicates,
         possible_duplicates=_possible(),
-        events=event_frame,
+        events=events_by_day(event_frame, AS_OF) if event_frame is not None else None,
         counts={
             "input_rows": unique + rejects.height + duplicates.height,
             "rejected": rejects.height,

@@ -8,6 +8,7 @@ tests/setup_java.sh installs. Every test here is marked `spark`
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import shutil
 import sys
@@ -89,10 +90,17 @@ def _manifests(embedded: Path, spark: Path) -> tuple[dict, dict]:
 
 
 def test_sample_with_events_and_account_is_identical(tmp_path):
-    kw = {"events": [EVENTS], "existing": ACCOUNT, "campaign_id": "winback-1"}
+    kw = {
+        "events": [EVENTS],
+        "existing": ACCOUNT,
+        "campaign_id": "winback-1",
+        "winback_sent": ("e01a6454b5", "1a038a49bd"),  # two campaigns of the sample's events
+    }
     embedded = _run(tmp_path, "duck", "duckdb", [SAMPLE], **kw)
     spark = _run(tmp_path, "spark", "spark", [SAMPLE], **kw)
     compared = _assert_identical(embedded, spark)
+    assert pl.read_csv(spark / "suppress_candidates.csv").height > 100
+    assert pl.read_csv(spark / "winback_audience.csv").height > 0
     assert compared >= 25  # every CSV, JSON, payload and report file
     m_duck, m_spark = _manifests(embedded, spark)
     for part in ("reconciliation", "events", "health", "payloads", "deliverability", "existing"):
@@ -136,6 +144,49 @@ def test_possible_duplicate_groups_across_shards(tmp_path):
     _assert_identical(embedded, spark)
     groups = pl.read_csv(embedded / "possible_duplicates.csv")["group_id"].n_unique()
     assert groups > 200
+
+
+def test_events_in_a_zip_of_several_members(tmp_path):
+    """An events archive of two members: rows restart at 1 in each, the order of events
+    (and so which repeated event_id counts) is the archive's."""
+    import zipfile
+
+    lines = (EVENTS / "events.csv").read_text().splitlines(keepends=True)
+    header, body = lines[0], lines[1:]
+    archive = tmp_path / "events.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("b-later.csv", header + "".join(body[: len(body) // 2]))
+        z.writestr("a-first.csv", header + "".join(body[len(body) // 2 :] + body[:50]))
+    kw = {"events": [archive], "winback_sent": ("e01a6454b5",)}
+    embedded = _run(tmp_path, "duck", "duckdb", [SAMPLE], **kw)
+    spark = _run(tmp_path, "spark", "spark", [SAMPLE], shards=3, **kw)
+    _assert_identical(embedded, spark)
+    m_duck, m_spark = _manifests(embedded, spark)
+    assert m_duck["events"] == m_spark["events"]
+    assert len(m_spark["events"]["files"]) == 2
+
+
+def test_spark_submit_runs_the_cli_with_its_own_master(tmp_path):
+    """docs/spark.md's driver file under the spark-submit that pyspark installs: the
+    session is spark-submit's (local[1] here), the outputs the embedded engine's."""
+    import subprocess
+
+    driver = tmp_path / "lh_submit.py"
+    driver.write_text("from listhygiene.cli import main; main()\n")
+    submit = Path(sys.executable).parent / "spark-submit"
+    out = tmp_path / "submitted"
+    done = subprocess.run(
+        [str(submit), "--master", "local[1]",
+         "--conf", "spark.driver.host=127.0.0.1", "--conf", "spark.driver.bindAddress=127.0.0.1",
+         str(driver), "run", str(SAMPLE), "--engine", "spark", "--out", str(out),
+         "--db", str(tmp_path / "s.duckdb"), "--as-of", "2026-11-01T00:00:00Z", "-q"],
+        env={**os.environ, "PYSPARK_PYTHON": sys.executable}, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert done.returncode in (0, 1), done.stderr[-2000:]
+    embedded = _run(tmp_path, "duck", "duckdb", [SAMPLE])
+    _assert_identical(embedded, out)
+    assert _manifests(embedded, out)[1]["engine"]["master"] == "local[1]"
 
 
 def _bench_generate():
