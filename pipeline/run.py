@@ -111,7 +111,7 @@ class EventsDone:
         return cls(events.rejects, events.input_records, events.count, events.skipped, by_day)
 
 
-def _status_kb(field: str) -> int | None:
+def status_kb(field: str) -> int | None:
     """A `/proc/self/status` field in KiB (`VmRSS`, `VmHWM`); None off Linux."""
     try:
         with open("/proc/self/status", "rb") as f:
@@ -162,8 +162,8 @@ class StageClock:
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
         pause_point(name)
-        hwm0 = _status_kb("VmHWM")
-        self._sampled = _status_kb("VmRSS") or 0
+        hwm0 = status_kb("VmHWM")
+        self._sampled = status_kb("VmRSS") or 0
         stop = threading.Event()
         sampler = threading.Thread(target=self._sample, args=(stop,), daemon=True)
         sampler.start()
@@ -175,8 +175,8 @@ class StageClock:
             self.seconds[name] = round(self.seconds.get(name, 0.0) + time.perf_counter() - t0, 4)
             stop.set()
             sampler.join()
-            hwm1 = _status_kb("VmHWM")
-            rss = _status_kb("VmRSS") or 0
+            hwm1 = status_kb("VmHWM")
+            rss = status_kb("VmRSS") or 0
             peak = hwm1 if hwm0 is not None and hwm1 is not None and hwm1 > hwm0 else None
             kb = peak if peak is not None else max(self._sampled, rss)
             if kb:
@@ -185,7 +185,7 @@ class StageClock:
 
     def _sample(self, stop: threading.Event) -> None:
         while not stop.wait(self.SAMPLE_S):
-            kb = _status_kb("VmRSS")
+            kb = status_kb("VmRSS")
             if kb and kb > self._sampled:
                 self._sampled = kb
 

@@ -1,19 +1,25 @@
 """The Spark engine (`--engine spark`): the stages of stages.py, run by Spark tasks.
 
 1. One task per input file runs `stages.input_done` (read, map, validate, flags) and
-   writes the accepted rows to the staging folder as Parquet, with each row's
-   canonical key (merge.canonical_keys) and DNS domain. One task per events file
-   reads and normalizes it the same way. Row numbers stay those of the file.
+   writes the accepted rows to the staging folder as Parquet, split by shard: the
+   shard of a row is `shard_numbers` of its canonical key (merge.canonical_keys).
+   One task per events file reads and normalizes it the same way. Row numbers stay
+   those of the file.
 2. The driver asks the DNS resolver (the store's cache, or live) once per distinct
    domain of the whole list, so executors never need the store or the network.
-3. Contacts and events are shuffled by shard, `pmod(xxhash64(canonical key), N)`,
-   and one task per shard runs `stages.contacts_finished` (merge, the account's
-   suppressions, scoring, verdicts) on its contacts and their events. A canonical
-   key holds every spelling a person's address can take, so everything that must
-   meet (records to merge, possible duplicates, a contact's events) meets in one
-   shard. Each shard's contacts are written as Parquet, partitioned by shard.
+3. One task per shard reads its parts of every file and runs
+   `stages.contacts_finished` (merge, the account's suppressions, scoring, verdicts)
+   on its contacts and their events. A canonical key holds every spelling a person's
+   address can take, so everything that must meet (records to merge, possible
+   duplicates, a contact's events) meets in one shard.
 4. The driver reads the shards back into input order and hands them to the same
    output code as the embedded engine (run._outputs): health, payloads, reports.
+
+The exchange between steps 1 and 3 is a shuffle through the staging folder's files,
+not Spark's own: at 1M contacts and 10M events it took 29 s of the run's 66 s through
+Spark's (JVM rows to Arrow and back, `applyInArrow`), and ~5 s this way
+(bench/results/, README). Spark schedules the tasks, retries a failed one (a task's
+file names are fixed, so a retry overwrites its attempt) and runs them on the cluster.
 
 Paths may be local or any URI pyarrow.fs reads (file://, hdfs://, s3://, gs://):
 tasks copy a remote input to local temporary space before reading it, so the
@@ -22,6 +28,7 @@ readers are the embedded engine's own.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 import re
@@ -113,6 +120,30 @@ def _shard_keys(frame: pl.DataFrame, rules: RuleSet) -> pl.Series:
     return canonical_keys(frame.get_column("email_key"), rules.merge.providers).alias(CKEY)
 
 
+def shard_numbers(keys: pl.Series, shards: int) -> pl.Series:
+    """Each key's shard: the first 8 bytes of its BLAKE2b digest, little-endian, modulo
+    `shards`. The same on every machine, Python and library version: whichever task
+    meets a key (an input file, an events file) sends it to the same shard. Worked out
+    once per distinct key."""
+    distinct = keys.drop_nulls().unique()
+    codes = [
+        int.from_bytes(hashlib.blake2b(k.encode("utf-8", "surrogatepass"), digest_size=8).digest(),
+                       "little") % shards
+        for k in distinct.to_list()
+    ]  # fmt: skip
+    return keys.replace_strict(
+        distinct, pl.Series(codes, dtype=pl.Int32), default=0, return_dtype=pl.Int32
+    ).alias(SHARD)
+
+
+def _write_shards(where: str, folder: str, frame: pl.DataFrame, name: str) -> None:
+    """A task's rows, split by shard: `<folder>/shard=K/<name>.parquet` (what the shard
+    task K reads: the exchange between the two kinds of task goes through the staging
+    folder, as a shuffle's files would)."""
+    for (k,), part in frame.partition_by(SHARD, as_dict=True, maintain_order=True).items():
+        _write(where, f"{folder}/shard={k:05d}/{name}.parquet", part.drop(SHARD))
+
+
 # -- tasks: these run in the executors' Python workers -------------------------------------
 
 
@@ -124,7 +155,7 @@ def _input_task(job: tuple[int, str, bytes, str]) -> list[tuple[str, Any]]:
     from .stages import input_done
 
     index, source, payload, staging = job
-    rules, preset, region = pickle.loads(payload)
+    rules, preset, region, shards = pickle.loads(payload)
     results: list[tuple[str, Any]] = []
     try:
         with tempfile.TemporaryDirectory(prefix="listhygiene-task-") as tmp:
@@ -136,14 +167,16 @@ def _input_task(job: tuple[int, str, bytes, str]) -> list[tuple[str, Any]]:
                 done = input_done(table, rules, preset, region, None)
                 rows = _with_domain(done.contacts).rename({"domain": DOMAIN})
                 rows = rows.with_columns(
-                    _shard_keys(rows, rules),
+                    shard_numbers(_shard_keys(rows, rules), shards),
                     pl.lit(index, pl.Int32).alias(ORDER),
                     pl.lit(member_no, pl.Int32).alias(MEMBER),
                 )
-                _write(staging, f"accepted/{index:06d}-{member_no:04d}.parquet", rows)
+                _write_shards(staging, "accepted", rows, f"{index:06d}-{member_no:04d}")
+                domains = rows.get_column(DOMAIN).drop_nulls().unique().to_list()
+                schema = dict(rows.drop(SHARD).schema)
                 done = replace(done, contacts=done.contacts.clear(), mapped=None)  # type: ignore[arg-type]
                 seconds = round(time.perf_counter() - started, 4)
-                results.append(("input", (index, member_no, done, seconds)))
+                results.append(("input", (index, member_no, done, seconds, domains, schema)))
     except ListHygieneError as exc:  # the driver raises it again: exit 2, the same sentence
         results.append(("error", (type(exc), str(exc))))
     return results
@@ -156,7 +189,7 @@ def _events_task(job: tuple[int, str, bytes, str]) -> list[tuple[str, Any]]:
     from .report import events_by_day
 
     index, source, payload, staging = job
-    rules, forced, as_of = pickle.loads(payload)
+    rules, forced, as_of, shards = pickle.loads(payload)
     started = time.perf_counter()
     try:
         with tempfile.TemporaryDirectory(prefix="listhygiene-task-") as tmp:
@@ -169,11 +202,11 @@ def _events_task(job: tuple[int, str, bytes, str]) -> list[tuple[str, Any]]:
             # the batch number instead of the file name: 4 bytes an event through the shuffle
             number = {b.source_file: i for i, b in enumerate(batches)}
             events = events.with_columns(
-                _shard_keys(events, rules),
+                shard_numbers(_shard_keys(events, rules), shards),
                 pl.lit(index, pl.Int32).alias(ORDER),
                 pl.col("source_file").replace_strict(number, return_dtype=pl.Int32).alias(BATCH),
             ).drop("source_file")
-            _write(staging, f"events/{index:06d}.parquet", events)
+            _write_shards(staging, "events", events, f"{index:06d}")
             by_day = events_by_day(
                 normalized.compact.select("event", "timestamp", "machine_open"), as_of
             )
@@ -197,19 +230,16 @@ def _events_read(batch: Any) -> Any:
     return EventsRead.of(batch)
 
 
-def _shard_task(
-    context: dict[str, Any], key: tuple[Any, ...], contacts: pa.Table, events: pa.Table
-) -> pa.Table:
-    """One shard: the accepted rows of its contacts (every input), with DNS answers,
-    through `contacts_finished`; the contacts are returned, the rest written to staging."""
+def _shard_task(context: dict[str, Any], shard: int) -> dict[str, Any]:
+    """One shard: the accepted rows of its contacts (from every input task), with the
+    DNS answers, and their events, through `contacts_finished`; everything it makes goes
+    to staging. Returns its own timing."""
     from .stages import contacts_finished
 
     started = time.perf_counter()
     rules = context["rules"]
-    accepted = pl.from_arrow(contacts)
-    assert isinstance(accepted, pl.DataFrame)
-    shard = int(key[0].as_py())
-    accepted = accepted.cast(context["accepted_schema"])  # Spark's types back to polars'
+    staging = context["staging"]
+    accepted = _gathered(staging, f"accepted/shard={shard:05d}", context["accepted_schema"])
     accepted = accepted.sort(ORDER, MEMBER, "source_row")
     answers: pl.DataFrame = context["answers"].value
     if answers.height:
@@ -219,16 +249,14 @@ def _shard_task(
     accepted = accepted.select(context["contact_columns"])
     ev = None
     if context["with_events"]:
-        frame = pl.from_arrow(events)
-        assert isinstance(frame, pl.DataFrame)
+        frame = _gathered(staging, f"events/shard={shard:05d}", context["events_schema"])
         files = pl.DataFrame(
             context["event_files"],
             schema={ORDER: pl.Int32, BATCH: pl.Int32, "source_file": pl.String},
             orient="row",
         )
         ev = (
-            frame.cast(context["events_schema"])
-            .sort(ORDER, BATCH, "row")
+            frame.sort(ORDER, BATCH, "row")
             .join(files, on=[ORDER, BATCH], how="left", maintain_order="left")
             .select(context["event_columns"])
         )
@@ -243,19 +271,20 @@ def _shard_task(
         context["threshold_days"],
         context["winbacks"],
     )
-    staging = context["staging"]
     if done.candidates is not None:
         _write(staging, f"shards/{shard:05d}/candidates.parquet", done.candidates)
     _write(staging, f"shards/{shard:05d}/duplicates.parquet", done.merged.duplicates)
     _write(staging, f"shards/{shard:05d}/possible.parquet", done.merged.possible_duplicates)
     counts = pl.DataFrame([done.scored.counts]) if done.scored.counts else pl.DataFrame()
     _write(staging, f"shards/{shard:05d}/counts.parquet", counts)
-    seconds = round(time.perf_counter() - started, 4)
-    timing = {"shard": shard, "rows": accepted.height, "contacts": done.contacts.height,
-              "events": events.num_rows, "seconds": seconds}  # fmt: skip
-    _write(staging, f"shards/{shard:05d}/task.parquet", pl.DataFrame([timing]))
-    out = done.contacts.with_columns(pl.lit(shard, pl.Int32).alias(SHARD)).to_arrow()
-    return out.cast(context["arrow_schema"])  # Spark wants string, not polars' large_string
+    _write(staging, f"contacts/shard={shard}/part-0.parquet", done.contacts)
+    from .run import status_kb
+
+    events_n = ev.height if ev is not None else 0
+    peak = status_kb("VmHWM")  # the worker's high-water mark: this task's, or an earlier one's
+    return {"shard": shard, "rows": accepted.height, "contacts": done.contacts.height,
+            "events": events_n, "seconds": round(time.perf_counter() - started, 4),
+            "worker_peak_rss_mb": round(peak / 1024, 1) if peak else None}  # fmt: skip
 
 
 # -- the driver ----------------------------------------------------------------------------
@@ -289,7 +318,6 @@ def spark_session(options: SparkOptions) -> Any:
         )
     session = (
         builder.config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", str(options.shards))
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
@@ -311,12 +339,6 @@ def _raise_task_errors(results: list[tuple[str, Any]]) -> None:
         if kind == "error":
             error_type, message = value
             raise error_type(message)
-
-
-def _spark_schema(frame: pl.DataFrame) -> Any:
-    from pyspark.sql.pandas.types import from_arrow_schema
-
-    return from_arrow_schema(frame.to_arrow().schema)
 
 
 def spark_inputs(inputs: list[Path | str]) -> list[str]:
@@ -388,12 +410,13 @@ def spark_prepared(
         # 1. one task per input file
         with stage("ingest"):
             progress("Reading inputs", 0, len(paths))
-            payload = pickle.dumps((rules, opts.preset, opts.default_region))
+            n = spark_opts.shards
+            payload = pickle.dumps((rules, opts.preset, opts.default_region, n))
             jobs = [(i, u, payload, staging) for i, u in enumerate(spark_inputs(opts.inputs))]
             results = sc.parallelize(jobs, max(1, len(jobs))).flatMap(_input_task).collect()
             _raise_task_errors(results)
             timed = sorted((v for k, v in results if k == "input"), key=lambda v: (v[0], v[1]))
-            done = [(i, m, d) for i, m, d, _ in timed]
+            done = [(i, m, d) for i, m, d, *_ in timed]
             progress("Reading inputs", len(paths), len(paths))
         tables = [d.read for _, _, d in done]
         order = {t.source_file: i for i, t in enumerate(tables)}
@@ -410,7 +433,7 @@ def spark_prepared(
             with stage("events"):
                 progress("Reading events", 0, len(opts.events))
                 files = spark_inputs(opts.events)
-                payload = pickle.dumps((rules, opts.events_format, opts.as_of))
+                payload = pickle.dumps((rules, opts.events_format, opts.as_of, n))
                 jobs = [(i, u, payload, staging) for i, u in enumerate(files)]
                 results = sc.parallelize(jobs, max(1, len(jobs))).flatMap(_events_task).collect()
                 _raise_task_errors(results)
@@ -418,9 +441,8 @@ def spark_prepared(
                 progress("Reading events", len(opts.events), len(opts.events))
         # 3. DNS on the driver, once per distinct domain of the whole list
         with stage("deliverability"):
-            accepted_df = spark.read.parquet(f"{staging}/accepted")
             resolver = open_resolver(opts.dns, store)
-            domains = [r[0] for r in accepted_df.select(DOMAIN).distinct().collect()]
+            domains = sorted({d for t in timed for d in t[4]})
             answers = pl.DataFrame(schema={"domain": pl.String, "__dns": pl.String})
             if resolver is not None and domains:
                 answers = (
@@ -429,13 +451,10 @@ def spark_prepared(
                 )  # fmt: skip
         # 4. one task per shard
         with stage("merge"):
-            from pyspark.sql import functions as F
-            from pyspark.sql.pandas.types import to_arrow_schema
-
-            template = _template(staging)
-            contact_columns = [
-                c for c in template.columns if c not in (CKEY, DOMAIN, ORDER, MEMBER)
-            ]
+            template = pl.DataFrame(schema=timed[0][5]) if timed else None
+            if template is None:  # no input table at all: nothing to shard
+                raise ListHygieneError("No contact file was read: give at least one input.")
+            contact_columns = [c for c in template.columns if c not in (DOMAIN, ORDER, MEMBER)]
             staged_events = {c: t for c, t in EVENT_SCHEMA.items() if c != "source_file"}
             events_schema = {**staged_events, ORDER: pl.Int32, BATCH: pl.Int32}
             threshold_days = opts.threshold_days or rules.scoring.threshold_days
@@ -444,23 +463,9 @@ def spark_prepared(
                 template.select(contact_columns), order, None, empty_events, rules,
                 opts.as_of, threshold_days,
             ).contacts.with_columns(pl.lit(0, pl.Int32).alias(SHARD))  # fmt: skip
-            n = spark_opts.shards
-            shard_of = F.pmod(F.xxhash64(F.col(CKEY)), F.lit(n)).cast("int").alias(SHARD)
-            # the key only decides the shard: it does not travel through the shuffle
-            contacts_df = accepted_df.withColumn(SHARD, shard_of).drop(CKEY)
-            if opts.events:
-                events_df = (
-                    spark.read.parquet(f"{staging}/events").withColumn(SHARD, shard_of).drop(CKEY)
-                )
-            else:
-                events_df = spark.createDataFrame(
-                    [], _spark_schema(pl.DataFrame(schema={**events_schema, SHARD: pl.Int32}))
-                )
-            out_schema = _spark_schema(shape)
             context = {
                 "rules": rules,
-                "arrow_schema": to_arrow_schema(out_schema, timezone="UTC"),
-                "accepted_schema": {c: t for c, t in template.schema.items() if c != CKEY},
+                "accepted_schema": dict(template.schema),
                 "contact_columns": contact_columns,
                 "events_schema": events_schema,
                 "event_columns": list(EVENT_SCHEMA),
@@ -476,17 +481,11 @@ def spark_prepared(
                 "threshold_days": threshold_days,
                 "staging": staging,
             }
-            finished = (
-                contacts_df.groupBy(SHARD)
-                .cogroup(events_df.groupBy(SHARD))
-                .applyInArrow(
-                    lambda key, left, right: _shard_task(context, key, left, right),
-                    schema=out_schema,
-                )
+            shard_tasks = (
+                sc.parallelize(range(n), n).map(lambda k: _shard_task(context, k)).collect()
             )
-            finished.write.mode("overwrite").partitionBy(SHARD).parquet(f"{staging}/contacts")
         with stage("score"):
-            contacts, duplicates, possible, counts, shard_tasks, candidates = _collected(
+            contacts, duplicates, possible, counts, candidates = _collected(
                 staging, shape, order, n, bool(opts.events)
             )
         events = None
@@ -542,7 +541,7 @@ def spark_prepared(
                             "rows": d.read.input_rows,
                             "seconds": secs,
                         }
-                        for _, _, d, secs in timed
+                        for _, _, d, secs, *_ in timed
                     ],
                     "events": [
                         {
@@ -552,23 +551,13 @@ def spark_prepared(
                         }
                         for r in event_results
                     ],
-                    "shards": shard_tasks,
+                    "shards": sorted(shard_tasks, key=lambda t: t["shard"]),
                 },
             },
         )
     finally:
         if spark_opts.staging is None:
             shutil.rmtree(staging, ignore_errors=True)
-
-
-def _template(staging: str) -> pl.DataFrame:
-    """An empty frame of the accepted rows' columns, from the first part written."""
-    fs, base = _filesystem(staging)
-    parts = fs.get_file_info(pafs.FileSelector(f"{base}/accepted"))
-    first = min(p.path for p in parts if p.path.endswith(".parquet"))
-    frame = pl.from_arrow(pq.read_schema(fs.open_input_file(first)).empty_table())
-    assert isinstance(frame, pl.DataFrame)
-    return frame
 
 
 def _gathered(staging: str, rel: str, schema: dict[str, Any]) -> pl.DataFrame:
@@ -592,14 +581,7 @@ def _summed(dicts: list[dict[str, int]]) -> dict[str, int]:
 
 def _collected(
     staging: str, shape: pl.DataFrame, order: dict[str, int], shards: int, with_events: bool
-) -> tuple[
-    pl.DataFrame,
-    pl.DataFrame,
-    pl.DataFrame,
-    dict[str, int],
-    list[dict[str, Any]],
-    pl.DataFrame | None,
-]:
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, dict[str, int], pl.DataFrame | None]:
     """The shards' results in the embedded engine's order: contacts and merged-away rows
     in input order, possible-duplicate groups numbered by their first contact."""
     from .engagement_lists import most_inactive_first
@@ -610,7 +592,7 @@ def _collected(
         return frame.sort(rank, row, maintain_order=True)
 
     contacts = in_input_order(_gathered(staging, "contacts", dict(shape.schema)), "source_row")
-    dups, possibles, counts, tasks, candidates = [], [], [], [], []
+    dups, possibles, counts, candidates = [], [], [], []
     for k in range(shards):
         base = f"shards/{k:05d}"
         fs, root = _filesystem(staging)
@@ -618,7 +600,6 @@ def _collected(
             continue
         dups.append(_read(staging, f"{base}/duplicates.parquet"))
         possibles.append(_read(staging, f"{base}/possible.parquet"))
-        tasks.append(_read(staging, f"{base}/task.parquet").row(0, named=True))
         if with_events:
             candidates.append(_read(staging, f"{base}/candidates.parquet"))
         c = _read(staging, f"{base}/counts.parquet")
@@ -652,4 +633,4 @@ def _collected(
             .pipe(most_inactive_first)
             .drop("email_key")
         )
-    return contacts, duplicates, possible, summed, tasks, found
+    return contacts, duplicates, possible, summed, found
