@@ -542,6 +542,10 @@ def _spark_runs(
                 "seconds_max": max(shard_secs, default=None),
                 "contacts": sum(t["contacts"] for t in shard_tasks),
                 "events": sum(t["events"] for t in shard_tasks),
+                # the largest peak RSS of a Python worker during one shard task
+                "worker_peak_rss_mb_max": max(
+                    (t.get("worker_peak_rss_mb") or 0 for t in shard_tasks), default=None
+                ),
             },
             "spark": runs[-1].engine.get("spark"),
             "master": runs[-1].engine.get("master"),

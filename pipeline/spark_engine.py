@@ -163,6 +163,7 @@ def _input_task(job: tuple[int, str, bytes, str]) -> list[tuple[str, Any]]:
             members = archive_members(local, source, rules.ingest, Path(tmp))
             for member_no, (member, source_file) in enumerate(members):
                 started = time.perf_counter()
+                _peak_reset()
                 table = read_one(member, source_file, rules.ingest)
                 done = input_done(table, rules, preset, region, None)
                 rows = _with_domain(done.contacts).rename({"domain": DOMAIN})
@@ -176,7 +177,9 @@ def _input_task(job: tuple[int, str, bytes, str]) -> list[tuple[str, Any]]:
                 schema = dict(rows.drop(SHARD).schema)
                 done = replace(done, contacts=done.contacts.clear(), mapped=None)  # type: ignore[arg-type]
                 seconds = round(time.perf_counter() - started, 4)
-                results.append(("input", (index, member_no, done, seconds, domains, schema)))
+                results.append(
+                    ("input", (index, member_no, done, seconds, domains, schema, _peak_mb()))
+                )
     except ListHygieneError as exc:  # the driver raises it again: exit 2, the same sentence
         results.append(("error", (type(exc), str(exc))))
     return results
@@ -191,6 +194,7 @@ def _events_task(job: tuple[int, str, bytes, str]) -> list[tuple[str, Any]]:
     index, source, payload, staging = job
     rules, forced, as_of, shards = pickle.loads(payload)
     started = time.perf_counter()
+    _peak_reset()
     try:
         with tempfile.TemporaryDirectory(prefix="listhygiene-task-") as tmp:
             local = _local(source, Path(tmp))
@@ -217,11 +221,28 @@ def _events_task(job: tuple[int, str, bytes, str]) -> list[tuple[str, Any]]:
                 "events",
                 (index, read, normalized.rejects, normalized.input_records,
                  normalized.skipped, warnings, round(time.perf_counter() - started, 4),
-                 by_day, normalized.count),
+                 by_day, normalized.count, _peak_mb()),
             )
         ]  # fmt: skip
     except ListHygieneError as exc:
         return [("error", (type(exc), str(exc)))]
+
+
+def _peak_reset() -> None:
+    """Start this worker's memory high-water mark afresh (Linux: clear_refs 5), so the
+    task's peak is its own: Python workers are reused from task to task."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:  # not Linux, or not allowed: the mark then includes earlier tasks
+        pass
+
+
+def _peak_mb() -> float | None:
+    from .run import status_kb
+
+    kb = status_kb("VmHWM")
+    return round(kb / 1024, 1) if kb else None
 
 
 def _events_read(batch: Any) -> Any:
@@ -237,6 +258,7 @@ def _shard_task(context: dict[str, Any], shard: int) -> dict[str, Any]:
     from .stages import contacts_finished
 
     started = time.perf_counter()
+    _peak_reset()
     rules = context["rules"]
     staging = context["staging"]
     accepted = _gathered(staging, f"accepted/shard={shard:05d}", context["accepted_schema"])
@@ -278,13 +300,10 @@ def _shard_task(context: dict[str, Any], shard: int) -> dict[str, Any]:
     counts = pl.DataFrame([done.scored.counts]) if done.scored.counts else pl.DataFrame()
     _write(staging, f"shards/{shard:05d}/counts.parquet", counts)
     _write(staging, f"contacts/shard={shard}/part-0.parquet", done.contacts)
-    from .run import status_kb
-
     events_n = ev.height if ev is not None else 0
-    peak = status_kb("VmHWM")  # the worker's high-water mark: this task's, or an earlier one's
     return {"shard": shard, "rows": accepted.height, "contacts": done.contacts.height,
             "events": events_n, "seconds": round(time.perf_counter() - started, 4),
-            "worker_peak_rss_mb": round(peak / 1024, 1) if peak else None}  # fmt: skip
+            "worker_peak_rss_mb": _peak_mb()}  # fmt: skip
 
 
 # -- the driver ----------------------------------------------------------------------------
@@ -539,15 +558,18 @@ def spark_prepared(
                         {
                             "source_file": d.read.source_file,
                             "rows": d.read.input_rows,
-                            "seconds": secs,
+                            "seconds": t[3],
+                            "worker_peak_rss_mb": t[6],
                         }
-                        for _, _, d, secs, *_ in timed
+                        for t in timed
+                        for d in (t[2],)
                     ],
                     "events": [
                         {
                             "source_file": r[1][0].source_file if r[1] else None,
                             "records": r[3],
                             "seconds": r[6],
+                            "worker_peak_rss_mb": r[9],
                         }
                         for r in event_results
                     ],
