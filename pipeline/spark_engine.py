@@ -147,6 +147,17 @@ def _write_shards(where: str, folder: str, frame: pl.DataFrame, name: str) -> No
 # -- tasks: these run in the executors' Python workers -------------------------------------
 
 
+def _file_task(job: tuple[str, int, str, bytes, str]) -> list[tuple[str, Any]]:
+    """An input or events file's task; an error is tagged with its kind and index."""
+    kind, *rest = job
+    index = rest[0]
+    results = (_input_task if kind == "input" else _events_task)(tuple(rest))  # type: ignore[arg-type]
+    return [
+        ("error", (*value, kind, index)) if tag == "error" else (tag, value)
+        for tag, value in results
+    ]
+
+
 def _input_task(job: tuple[int, str, bytes, str]) -> list[tuple[str, Any]]:
     """Read, map, validate and flag one input file (each archive member a table);
     the accepted rows go to staging, the rest back to the driver."""
@@ -354,10 +365,15 @@ def _under_spark_submit() -> bool:
 
 
 def _raise_task_errors(results: list[tuple[str, Any]]) -> None:
-    for kind, value in results:
-        if kind == "error":
-            error_type, message = value
-            raise error_type(message)
+    """A task's error raised again on the driver, a contacts file's first (the embedded
+    engine reads the contacts before the events), each in the order of the inputs."""
+    errors = sorted(
+        (value for kind, value in results if kind == "error"),
+        key=lambda v: (v[2] != "input", v[3]),
+    )
+    if errors:
+        error_type, message, *_ = errors[0]
+        raise error_type(message)
 
 
 def spark_inputs(inputs: list[Path | str]) -> list[str]:
@@ -426,16 +442,24 @@ def spark_prepared(
         spark = spark_session(spark_opts)
     sc = spark.sparkContext
     try:
-        # 1. one task per input file
+        # 1. one task per input file and per events file, in one job: the files are
+        # read side by side (the longest, the events, first)
         with stage("ingest"):
             progress("Reading inputs", 0, len(paths))
             n = spark_opts.shards
-            payload = pickle.dumps((rules, opts.preset, opts.default_region, n))
-            jobs = [(i, u, payload, staging) for i, u in enumerate(spark_inputs(opts.inputs))]
-            results = sc.parallelize(jobs, max(1, len(jobs))).flatMap(_input_task).collect()
+            inputs = pickle.dumps((rules, opts.preset, opts.default_region, n))
+            jobs = [
+                ("input", i, u, inputs, staging) for i, u in enumerate(spark_inputs(opts.inputs))
+            ]
+            if opts.events:
+                payload = pickle.dumps((rules, opts.events_format, opts.as_of, n))
+                files = spark_inputs(opts.events)
+                jobs = [("events", i, u, payload, staging) for i, u in enumerate(files)] + jobs
+            results = sc.parallelize(jobs, max(1, len(jobs))).flatMap(_file_task).collect()
             _raise_task_errors(results)
             timed = sorted((v for k, v in results if k == "input"), key=lambda v: (v[0], v[1]))
             done = [(i, m, d) for i, m, d, *_ in timed]
+            event_results = sorted((v for k, v in results if k == "events"), key=lambda v: v[0])
             progress("Reading inputs", len(paths), len(paths))
         tables = [d.read for _, _, d in done]
         order = {t.source_file: i for i, t in enumerate(tables)}
@@ -446,18 +470,6 @@ def spark_prepared(
             if opts.existing is not None:
                 with tempfile.TemporaryDirectory(prefix="listhygiene-") as tmp:
                     account = read_existing([opts.existing], rules, Path(tmp))
-        # 2. events: one task per file
-        event_results: list[Any] = []
-        if opts.events:
-            with stage("events"):
-                progress("Reading events", 0, len(opts.events))
-                files = spark_inputs(opts.events)
-                payload = pickle.dumps((rules, opts.events_format, opts.as_of, n))
-                jobs = [(i, u, payload, staging) for i, u in enumerate(files)]
-                results = sc.parallelize(jobs, max(1, len(jobs))).flatMap(_events_task).collect()
-                _raise_task_errors(results)
-                event_results = sorted((v for _, v in results), key=lambda v: v[0])
-                progress("Reading events", len(opts.events), len(opts.events))
         # 3. DNS on the driver, once per distinct domain of the whole list
         with stage("deliverability"):
             resolver = open_resolver(opts.dns, store)

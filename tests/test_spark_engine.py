@@ -234,21 +234,29 @@ def test_uri_inputs_read_through_pyarrow_fs(tmp_path):
     assert b.with_columns(pl.col("source_file").str.strip_prefix("file://")).equals(a)
 
 
-def test_a_bad_input_is_the_same_clean_error(tmp_path):
+@pytest.mark.parametrize("broken", ["contacts", "events", "both"])
+def test_a_bad_input_is_the_same_clean_error(tmp_path, broken):
+    """A contacts file's error comes first, as the embedded engine reads contacts first."""
     bad = tmp_path / "bad.csv"
     bad.write_text("carol,x\n1,2\n")
+    bad_events = tmp_path / "bad_events.csv"
+    bad_events.write_text("who,what\n1,2\n")
+    contacts = [str(SAMPLE)] + ([str(bad)] if broken != "events" else [])
+    events = [str(EVENTS)] + ([str(bad_events)] if broken != "contacts" else [])
     outs = {}
     for engine in ("duckdb", "spark"):
         result = CliRunner().invoke(
             main,
-            ["run", str(SAMPLE), str(bad), "--out", str(tmp_path / engine),
-             "--db", str(tmp_path / f"{engine}.duckdb"), "--dns", "off", "--engine", engine],
+            ["run", *contacts, *(a for e in events for a in ("--events", e)),
+             "--out", str(tmp_path / engine), "--db", str(tmp_path / f"{engine}.duckdb"),
+             "--dns", "off", "--engine", engine],
         )  # fmt: skip
         assert result.exit_code == 2, result.output
         assert not (tmp_path / engine).exists()  # nothing half-written
         outs[engine] = result.stderr
     assert outs["spark"] == outs["duckdb"]
-    assert "no column can be the email address" in outs["spark"]
+    expected = "no column can be the email address" if broken != "events" else "bad_events.csv"
+    assert expected in outs["spark"]
 
 
 def test_a_missing_uri_is_a_clean_error(tmp_path):
