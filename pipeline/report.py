@@ -283,13 +283,14 @@ def _histogram_chart(scores: pl.Series) -> str:
 PERIODS = (("1d", "day"), ("1w", "week"), ("1mo", "month"))
 
 
-def _period(times: pl.Series) -> tuple[str, str]:
+def _period(times: pl.Series, first: datetime, last: datetime) -> tuple[str, str]:
     """The finest of day, week and month that gives at most 60 periods of which at least
     three in four hold events (sends, when there are): campaigns sent every other week
-    read as a monthly curve, not as a zigzag through empty weeks."""
+    read as a monthly curve, not as a zigzag through empty weeks. `times`: the days with
+    events; `first`, `last`: the exact earliest and latest event."""
+    first, last = first.replace(tzinfo=None), last.replace(tzinfo=None)
     for every, unit in PERIODS[:-1]:
         filled = times.dt.truncate(every).n_unique()
-        first, last = times.min().replace(tzinfo=None), times.max().replace(tzinfo=None)
         days = (last - first).days + 1
         total = days if unit == "day" else days / 7 + 1
         if total <= 60 and filled >= 0.75 * total:
@@ -302,6 +303,8 @@ EVENT_DAYS_SCHEMA = {
     "event": pl.String,
     "machine_open": pl.Boolean,
     "n": pl.Int64,
+    "first": pl.Datetime("us", "UTC"),  # the earliest and latest event of the group:
+    "last": pl.Datetime("us", "UTC"),  # `_period` measures the span on exact times
 }
 
 
@@ -314,7 +317,11 @@ def events_by_day(events: pl.DataFrame, as_of: datetime | None) -> pl.DataFrame:
         frame = frame.filter(pl.col("timestamp") <= as_of)
     return (
         frame.group_by(pl.col("timestamp").dt.truncate("1d").alias("day"), "event", "machine_open")
-        .agg(pl.len().alias("n"))
+        .agg(
+            pl.len().alias("n"),
+            pl.col("timestamp").min().alias("first"),
+            pl.col("timestamp").max().alias("last"),
+        )
         .cast(EVENT_DAYS_SCHEMA)
         .sort("day", "event", "machine_open", nulls_last=False)
     )
@@ -325,7 +332,7 @@ def summed_by_day(parts: list[pl.DataFrame]) -> pl.DataFrame:
     return (
         pl.concat([pl.DataFrame(schema=EVENT_DAYS_SCHEMA), *parts], how="vertical")
         .group_by("day", "event", "machine_open")
-        .agg(pl.col("n").sum())
+        .agg(pl.col("n").sum(), pl.col("first").min(), pl.col("last").max())
         .cast(EVENT_DAYS_SCHEMA)
         .sort("day", "event", "machine_open", nulls_last=False)
     )
@@ -340,8 +347,13 @@ def _engagement_series(
     if frame.height == 0:
         return None
     sends = "send" if (frame.get_column("event") == "send").any() else "delivered"
-    sent = frame.filter(pl.col("event") == sends).get_column("timestamp")
-    every, unit = _period(sent if sent.len() else frame.get_column("timestamp"))
+    sent = frame.filter(pl.col("event") == sends)
+    spanned = sent if sent.height else frame
+    every, unit = _period(
+        spanned.get_column("timestamp"),
+        spanned.get_column("first").min(),  # type: ignore[arg-type]
+        spanned.get_column("last").max(),  # type: ignore[arg-type]
+    )
     kind = (
         pl.when(pl.col("event") == sends)
         .then(pl.lit("Sent" if sends == "send" else "Delivered"))

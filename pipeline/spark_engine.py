@@ -87,13 +87,22 @@ def _filesystem(where: str) -> tuple[pafs.FileSystem, str]:
 
 def _local(source: str, tmp: Path) -> Path:
     """`source` as a local file: remote ones are copied into `tmp` first."""
-    if not is_uri(source) or source.startswith("file://"):
-        return Path(source[len("file://") :] if source.startswith("file://") else source)
-    fs, path = pafs.FileSystem.from_uri(source)
-    dest = tmp / Path(path).name
-    with fs.open_input_stream(path) as src, open(dest, "wb") as out:
-        shutil.copyfileobj(src, out, 1 << 20)
-    return dest
+    from .errors import InputFileError
+
+    if not is_uri(source):
+        return Path(source)
+    try:
+        fs, path = pafs.FileSystem.from_uri(source)  # decodes %-escapes of file:// URIs
+        if isinstance(fs, pafs.LocalFileSystem):
+            return Path(path)
+        dest = tmp / Path(path).name
+        with fs.open_input_stream(path) as src, open(dest, "wb") as out:
+            shutil.copyfileobj(src, out, 1 << 20)
+        return dest
+    except (pa.ArrowException, OSError) as exc:
+        raise InputFileError(
+            f"{source}: cannot be read ({exc}). Check the URI and that every executor can reach it."
+        ) from None
 
 
 def _write(where: str, rel: str, frame: pl.DataFrame) -> None:
@@ -136,12 +145,17 @@ def shard_numbers(keys: pl.Series, shards: int) -> pl.Series:
     ).alias(SHARD)
 
 
-def _write_shards(where: str, folder: str, frame: pl.DataFrame, name: str) -> None:
+def _write_shards(where: str, folder: str, frame: pl.DataFrame, name: str) -> list[tuple[int, str]]:
     """A task's rows, split by shard: `<folder>/shard=K/<name>.parquet` (what the shard
     task K reads: the exchange between the two kinds of task goes through the staging
-    folder, as a shuffle's files would)."""
+    folder, as a shuffle's files would). Returns (shard, part) of every part written: the
+    shard tasks read exactly those, so a part missing is an error, never an empty shard."""
+    written = []
     for (k,), part in frame.partition_by(SHARD, as_dict=True, maintain_order=True).items():
-        _write(where, f"{folder}/shard={k:05d}/{name}.parquet", part.drop(SHARD))
+        rel = f"{folder}/shard={k:05d}/{name}.parquet"
+        _write(where, rel, part.drop(SHARD))
+        written.append((int(k), rel))
+    return written
 
 
 # -- tasks: these run in the executors' Python workers -------------------------------------
@@ -183,13 +197,16 @@ def _input_task(job: tuple[int, str, bytes, str]) -> list[tuple[str, Any]]:
                     pl.lit(index, pl.Int32).alias(ORDER),
                     pl.lit(member_no, pl.Int32).alias(MEMBER),
                 )
-                _write_shards(staging, "accepted", rows, f"{index:06d}-{member_no:04d}")
+                written = _write_shards(staging, "accepted", rows, f"{index:06d}-{member_no:04d}")
                 domains = rows.get_column(DOMAIN).drop_nulls().unique().to_list()
                 schema = dict(rows.drop(SHARD).schema)
                 done = replace(done, contacts=done.contacts.clear(), mapped=None)  # type: ignore[arg-type]
                 seconds = round(time.perf_counter() - started, 4)
                 results.append(
-                    ("input", (index, member_no, done, seconds, domains, schema, _peak_mb()))
+                    (
+                        "input",
+                        (index, member_no, done, seconds, domains, schema, _peak_mb(), written),
+                    )
                 )
     except ListHygieneError as exc:  # the driver raises it again: exit 2, the same sentence
         results.append(("error", (type(exc), str(exc))))
@@ -210,18 +227,18 @@ def _events_task(job: tuple[int, str, bytes, str]) -> list[tuple[str, Any]]:
         with tempfile.TemporaryDirectory(prefix="listhygiene-task-") as tmp:
             local = _local(source, Path(tmp))
             batches = read_events([local], rules.ingest, Path(tmp), forced)
-            if is_uri(source) and not source.startswith("file://"):
-                batches = [replace(b, source_file=source) for b in batches]
+            if is_uri(source):  # named as given, archive members keeping their `!member`
+                batches = [_renamed(b, str(local), source) for b in batches]
             normalized = events_normalized(batches, rules.scoring, None)
             events = normalized.events
-            # the batch number instead of the file name: 4 bytes an event through the shuffle
-            number = {b.source_file: i for i, b in enumerate(batches)}
+            # the batch's position instead of its name: 4 bytes an event, and two members of
+            # one name stay two batches
             events = events.with_columns(
                 shard_numbers(_shard_keys(events, rules), shards),
                 pl.lit(index, pl.Int32).alias(ORDER),
-                pl.col("source_file").replace_strict(number, return_dtype=pl.Int32).alias(BATCH),
+                normalized.compact.get_column("__file").cast(pl.Int32).alias(BATCH),
             ).drop("source_file")
-            _write_shards(staging, "events", events, f"{index:06d}")
+            written = _write_shards(staging, "events", events, f"{index:06d}")
             by_day = events_by_day(
                 normalized.compact.select("event", "timestamp", "machine_open"), as_of
             )
@@ -232,11 +249,20 @@ def _events_task(job: tuple[int, str, bytes, str]) -> list[tuple[str, Any]]:
                 "events",
                 (index, read, normalized.rejects, normalized.input_records,
                  normalized.skipped, warnings, round(time.perf_counter() - started, 4),
-                 by_day, normalized.count, _peak_mb()),
+                 by_day, normalized.count, _peak_mb(), written),
             )
         ]  # fmt: skip
     except ListHygieneError as exc:
         return [("error", (type(exc), str(exc)))]
+
+
+def _parts(where: str, rels: list[str], schema: dict[str, Any]) -> pl.DataFrame:
+    """The Parquet parts `rels`, in the order given, as one frame of `schema`; each must
+    exist (a missing one raises FileNotFoundError)."""
+    frames = [pl.DataFrame(schema=schema)]
+    for rel in rels:
+        frames.append(_read(where, rel).select(list(schema)).cast(schema))
+    return pl.concat(frames, how="vertical")
 
 
 def _peak_reset() -> None:
@@ -256,6 +282,16 @@ def _peak_mb() -> float | None:
     return round(kb / 1024, 1) if kb else None
 
 
+def _renamed(batch: Any, local: str, source: str) -> Any:
+    """An events batch read from the local copy `local`, named by its URI `source`."""
+    name = batch.source_file.replace(local, source, 1)
+    rejects = batch.rejects.with_columns(
+        pl.col("source_file").str.replace(local, source, literal=True)
+    )
+    warnings = [w.replace(local, source) for w in batch.warnings]
+    return replace(batch, source_file=name, rejects=rejects, warnings=warnings)
+
+
 def _events_read(batch: Any) -> Any:
     from .run import EventsRead
 
@@ -272,8 +308,13 @@ def _shard_task(context: dict[str, Any], shard: int) -> dict[str, Any]:
     _peak_reset()
     rules = context["rules"]
     staging = context["staging"]
-    accepted = _gathered(staging, f"accepted/shard={shard:05d}", context["accepted_schema"])
-    accepted = accepted.sort(ORDER, MEMBER, "source_row")
+    accepted_parts, event_parts = context["parts"].value.get(shard, ([], []))
+    try:
+        accepted = _parts(staging, accepted_parts, context["accepted_schema"])
+        frame = _parts(staging, event_parts, context["events_schema"])
+    except (FileNotFoundError, pa.ArrowInvalid) as exc:  # never an empty shard instead
+        return {"shard": shard, "error": f"{exc}"}
+    accepted = accepted.sort(ORDER, MEMBER, "source_row", maintain_order=True)
     answers: pl.DataFrame = context["answers"].value
     if answers.height:
         accepted = accepted.join(
@@ -282,14 +323,13 @@ def _shard_task(context: dict[str, Any], shard: int) -> dict[str, Any]:
     accepted = accepted.select(context["contact_columns"])
     ev = None
     if context["with_events"]:
-        frame = _gathered(staging, f"events/shard={shard:05d}", context["events_schema"])
         files = pl.DataFrame(
             context["event_files"],
             schema={ORDER: pl.Int32, BATCH: pl.Int32, "source_file": pl.String},
             orient="row",
         )
         ev = (
-            frame.sort(ORDER, BATCH, "row")
+            frame.sort(ORDER, BATCH, "row", maintain_order=True)  # an SES record: several events
             .join(files, on=[ORDER, BATCH], how="left", maintain_order="left")
             .select(context["event_columns"])
         )
@@ -364,16 +404,26 @@ def _under_spark_submit() -> bool:
     )
 
 
-def _raise_task_errors(results: list[tuple[str, Any]]) -> None:
-    """A task's error raised again on the driver, a contacts file's first (the embedded
-    engine reads the contacts before the events), each in the order of the inputs."""
+def _raise_task_errors(results: list[tuple[str, Any]], kind: str) -> None:
+    """The first error of the tasks of `kind` (input or events files), in the order of
+    the files, raised again on the driver: the same exit code and sentence as the
+    embedded engine, which reads the contacts, then the account, then the events."""
     errors = sorted(
-        (value for kind, value in results if kind == "error"),
-        key=lambda v: (v[2] != "input", v[3]),
+        (value for tag, value in results if tag == "error" and value[2] == kind),
+        key=lambda v: v[3],
     )
     if errors:
         error_type, message, *_ = errors[0]
         raise error_type(message)
+
+
+def _remove_runs(root: str, run_ids: set[str]) -> None:
+    """Remove the staging folders that the runs `run_ids` (killed ones) left under `root`."""
+    fs, base = _filesystem(root)
+    for run_id in run_ids:
+        path = f"{base.rstrip('/')}/{run_id}"
+        if fs.get_file_info(path).type == pafs.FileType.Directory:
+            fs.delete_dir(path)
 
 
 def spark_inputs(inputs: list[Path | str]) -> list[str]:
@@ -437,26 +487,39 @@ def spark_prepared(
     from .stages import contacts_finished
 
     spark_opts = opts.spark
-    staging = spark_opts.staging or str(opts.out.parent / f".{opts.out.name}.spark-{run_id}")
+    n = spark_opts.shards
+    contact_files = spark_inputs(opts.inputs)  # listed first, as the embedded engine does
+    try:
+        event_files, events_unlisted = spark_inputs(opts.events), None
+    except ListHygieneError as exc:  # said after the contacts' and the account's errors
+        event_files, events_unlisted = [], exc
     with stage("spark_start"):  # the JVM and the session: a fixed cost per run
         spark = spark_session(spark_opts)
     sc = spark.sparkContext
+    if spark_opts.staging is None and not sc.master.startswith("local"):
+        raise SparkEngineError(
+            f"--engine spark on the master {sc.master} needs --spark-staging: a folder every "
+            "executor and this driver can reach (hdfs://…, s3://…); the default, beside "
+            "--out, is on this machine only."
+        )
+    root = spark_opts.staging or str(opts.out.parent / f".{opts.out.name}.spark")
+    _remove_runs(root, store.failed_run_ids())  # what killed runs left: personal data
+    staging = f"{root.rstrip('/')}/{run_id}"  # this run's own: never another run's parts
     try:
         # 1. one task per input file and per events file, in one job: the files are
         # read side by side (the longest, the events, first)
         with stage("ingest"):
             progress("Reading inputs", 0, len(paths))
-            n = spark_opts.shards
             inputs = pickle.dumps((rules, opts.preset, opts.default_region, n))
-            jobs = [
-                ("input", i, u, inputs, staging) for i, u in enumerate(spark_inputs(opts.inputs))
-            ]
-            if opts.events:
+            jobs = [("input", i, u, inputs, staging) for i, u in enumerate(contact_files)]
+            if event_files:
                 payload = pickle.dumps((rules, opts.events_format, opts.as_of, n))
-                files = spark_inputs(opts.events)
-                jobs = [("events", i, u, payload, staging) for i, u in enumerate(files)] + jobs
+                events_jobs = [
+                    ("events", i, u, payload, staging) for i, u in enumerate(event_files)
+                ]
+                jobs = events_jobs + jobs
             results = sc.parallelize(jobs, max(1, len(jobs))).flatMap(_file_task).collect()
-            _raise_task_errors(results)
+            _raise_task_errors(results, "input")
             timed = sorted((v for k, v in results if k == "input"), key=lambda v: (v[0], v[1]))
             done = [(i, m, d) for i, m, d, *_ in timed]
             event_results = sorted((v for k, v in results if k == "events"), key=lambda v: v[0])
@@ -470,6 +533,17 @@ def spark_prepared(
             if opts.existing is not None:
                 with tempfile.TemporaryDirectory(prefix="listhygiene-") as tmp:
                     account = read_existing([opts.existing], rules, Path(tmp))
+        if events_unlisted is not None:
+            raise events_unlisted
+        _raise_task_errors(results, "events")
+        # the parts each shard task reads, in input order: exactly those written
+        parts: dict[int, tuple[list[str], list[str]]] = {}
+        for t in timed:
+            for k, rel in t[7]:
+                parts.setdefault(k, ([], []))[0].append(rel)
+        for r in event_results:
+            for k, rel in r[10]:
+                parts.setdefault(k, ([], []))[1].append(rel)
         # 3. DNS on the driver, once per distinct domain of the whole list
         with stage("deliverability"):
             resolver = open_resolver(opts.dns, store)
@@ -507,6 +581,7 @@ def spark_prepared(
                 "winbacks": winbacks(rules, opts),
                 "file_order": order,
                 "answers": sc.broadcast(answers),
+                "parts": sc.broadcast(parts),
                 "account": sc.broadcast(account.contacts) if account is not None else None,
                 "as_of": opts.as_of,
                 "threshold_days": threshold_days,
@@ -515,6 +590,14 @@ def spark_prepared(
             shard_tasks = (
                 sc.parallelize(range(n), n).map(lambda k: _shard_task(context, k)).collect()
             )
+            missing = [t for t in shard_tasks if "error" in t]
+            if missing:
+                raise SparkEngineError(
+                    f"Shard {missing[0]['shard']} could not read its parts of the staging "
+                    f"folder {staging} ({missing[0]['error']}). Every executor and this "
+                    "driver must reach --spark-staging; point it at shared storage "
+                    "(hdfs://…, s3://…)."
+                )
         with stage("score"):
             contacts, duplicates, possible, counts, candidates = _collected(
                 staging, shape, order, n, bool(opts.events)
@@ -590,19 +673,8 @@ def spark_prepared(
             },
         )
     finally:
-        if spark_opts.staging is None:
-            shutil.rmtree(staging, ignore_errors=True)
-
-
-def _gathered(staging: str, rel: str, schema: dict[str, Any]) -> pl.DataFrame:
-    fs, base = _filesystem(staging)
-    try:
-        table = pq.read_table(f"{base}/{rel}", filesystem=fs)
-    except (FileNotFoundError, pa.ArrowInvalid):
-        return pl.DataFrame(schema=schema)
-    frame = pl.from_arrow(table)
-    assert isinstance(frame, pl.DataFrame)
-    return frame.select(list(schema)).cast(schema) if frame.height else pl.DataFrame(schema=schema)
+        if not opts.debug:  # --debug keeps the run's staging folder, to look into
+            _remove_runs(root, {run_id})
 
 
 def _summed(dicts: list[dict[str, int]]) -> dict[str, int]:
@@ -610,7 +682,7 @@ def _summed(dicts: list[dict[str, int]]) -> dict[str, int]:
     for d in dicts:
         for k, v in d.items():
             out[k] = out.get(k, 0) + v
-    return out
+    return dict(sorted(out.items()))
 
 
 def _collected(
@@ -625,13 +697,15 @@ def _collected(
         rank = pl.col("source_file").replace_strict(order, return_dtype=pl.Int64)
         return frame.sort(rank, row, maintain_order=True)
 
-    contacts = in_input_order(_gathered(staging, "contacts", dict(shape.schema)), "source_row")
-    dups, possibles, counts, candidates = [], [], [], []
-    for k in range(shards):
+    schema = {c: t for c, t in shape.schema.items() if c != SHARD}
+    parts, dups, possibles, counts, candidates = [], [], [], [], []
+    for k in range(shards):  # every shard task wrote all of these: each must be there
+        parts.append(
+            _parts(staging, [f"contacts/shard={k}/part-0.parquet"], schema).with_columns(
+                pl.lit(k, pl.Int32).alias(SHARD)
+            )
+        )
         base = f"shards/{k:05d}"
-        fs, root = _filesystem(staging)
-        if fs.get_file_info(f"{root}/{base}").type == pafs.FileType.NotFound:
-            continue
         dups.append(_read(staging, f"{base}/duplicates.parquet"))
         possibles.append(_read(staging, f"{base}/possible.parquet"))
         if with_events:
@@ -639,6 +713,7 @@ def _collected(
         c = _read(staging, f"{base}/counts.parquet")
         if c.height:
             counts.append(c.row(0, named=True))
+    contacts = in_input_order(pl.concat(parts, how="vertical"), "source_row")
     duplicates = in_input_order(
         pl.concat([pl.DataFrame(schema=DUPLICATES_SCHEMA), *dups], how="vertical"), "row"
     )
@@ -663,7 +738,12 @@ def _collected(
     if with_events:  # most inactive first, as one list would be sorted
         found = (
             pl.concat(candidates, how="vertical")
-            .join(contacts.select("email", "email_key"), on="email", how="left")
+            .join(
+                contacts.select("email", "email_key"),
+                on="email",
+                how="left",
+                maintain_order="left",
+            )
             .pipe(most_inactive_first)
             .drop("email_key")
         )

@@ -209,17 +209,24 @@ class Store:
     def import_dns_cache(self, path: Path) -> tuple[int, int]:
         """Merge a Parquet export of a DNS cache: an answer replaces ours only when it was
         fetched later. Returns (rows in the file, rows taken)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
         cols = ", ".join(self.DNS_CACHE_COLUMNS)
-        try:
-            incoming = self.con.sql(
-                f"SELECT {cols} FROM read_parquet('{_sql_text(path)}')"
-            ).to_arrow_table()
-        except duckdb.Error as exc:
+        try:  # pyarrow, not read_parquet(): a `*` in the name is a name, not a glob
+            incoming = pq.read_table(path, columns=list(self.DNS_CACHE_COLUMNS))
+        except (pa.ArrowException, OSError, KeyError) as exc:
             raise StoreError(
                 f"{path}: not a DNS cache export ({str(exc).splitlines()[0]}). Give a file "
                 "written by `listhygiene dns-cache export`."
             ) from None
-        self.con.register("_lh_incoming", incoming)
+        self.con.register("_lh_file", incoming)
+        # one answer per (domain, rdtype): the latest fetched, should the file repeat one
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP VIEW _lh_incoming AS SELECT {cols} FROM _lh_file "
+            "QUALIFY row_number() OVER (PARTITION BY domain, rdtype "
+            "ORDER BY fetched_at DESC) = 1"
+        )
         try:
             self.con.execute("BEGIN")
             taken = self.con.execute(
@@ -237,7 +244,8 @@ class Store:
             self.con.execute("ROLLBACK")
             raise
         finally:
-            self.con.unregister("_lh_incoming")
+            self.con.execute("DROP VIEW IF EXISTS _lh_incoming")
+            self.con.unregister("_lh_file")
         return incoming.num_rows, int(taken)
 
     def close(self) -> None:

@@ -51,6 +51,8 @@ CASES: dict[str, tuple[str, bool]] = {
     "quotes": (HEAD + ROWS + '"q@example.com",open,2026-10-20T10:00:00Z,"c,1",e11,\n', False),
     "multiline_quote": (HEAD + 'a@example.com,open,"2026-10-20\nT10:00:00Z",c1,e1,\n', False),
     "ragged": (HEAD + ROWS + "a@example.com,open\n", False),
+    # DuckDB reports a short row far into the file only while its batch is fetched
+    "ragged_late": (HEAD + ROWS * 800 + "x@example.com,open,no\n", False),
     "trailing_empty_cell": (HEAD + "a@example.com,open,2026-10-20T10:00:00Z,c1,e1,,\n", None),
     "extra_cell": (HEAD + ROWS + "a@example.com,open,2026-10-20T10:00:00Z,c1,e1,,x\n", False),
     "bom": ("\ufeff" + HEAD + ROWS, False),

@@ -265,3 +265,31 @@ def test_summary_table_renders(data: ReportData) -> None:
     console = Console(width=100, record=True, color_system=None)
     console.print(summary_table(hostile))
     assert "[bold]x[/bold]" in console.export_text()  # data is never rich markup
+
+
+def test_the_chart_period_spans_the_exact_first_and_last_event():
+    """Per-day counts (what both engines hand the report) keep the exact first and last
+    event: sends daily from 1 Jan 18:00 to 2 Mar 06:00 span 60 days (a daily chart),
+    where day-truncated times would span 61 (a weekly one)."""
+    from datetime import UTC, datetime, timedelta
+
+    from listhygiene.report import _engagement_series, events_by_day, summed_by_day
+
+    start = datetime(2026, 1, 1, 18, tzinfo=UTC)
+    times = [start + timedelta(days=d) for d in range(60)] + [datetime(2026, 3, 2, 6, tzinfo=UTC)]
+    events = pl.DataFrame(
+        {"event": ["send"] * len(times), "timestamp": times, "machine_open": [None] * len(times)},
+        schema={
+            "event": pl.String,
+            "timestamp": pl.Datetime("us", "UTC"),
+            "machine_open": pl.Boolean,
+        },
+    )
+    days = events_by_day(events, None)
+    halves = summed_by_day([events_by_day(events[:30], None), events_by_day(events[30:], None)])
+    assert halves.equals(days)  # partial counts add up to the whole
+    result = _engagement_series(days)
+    assert result is not None
+    periods, series, unit = result
+    assert unit == "day" and len(periods) == 61
+    assert sum(series["Sent"]) == len(times)

@@ -189,6 +189,69 @@ def test_spark_submit_runs_the_cli_with_its_own_master(tmp_path):
     assert _manifests(embedded, out)[1]["engine"]["master"] == "local[1]"
 
 
+def test_a_reused_staging_folder_never_mixes_runs(tmp_path):
+    """The same --spark-staging for runs of other inputs and shard counts: each run
+    works in its own subfolder, removed at its end."""
+    staging = tmp_path / "staging"
+    first = [SAMPLE / "crm_export_eu.csv", SAMPLE / "misarmail_contacts.ndjson"]
+    for name, inputs, shards in (("a", [SAMPLE], 5), ("b", first, 3), ("c", [SAMPLE], 3)):
+        opts = RunOptions(
+            inputs=inputs, out=tmp_path / name, db=tmp_path / f"{name}.duckdb", as_of=AS_OF,
+            engine="spark", spark=SparkOptions(shards=shards, staging=str(staging)),
+        )  # fmt: skip
+        execute(opts)
+        embedded = _run(tmp_path, f"duck-{name}", "duckdb", inputs)
+        _assert_identical(embedded, tmp_path / name)
+        assert list(staging.iterdir()) == []  # the run's folder is gone
+
+
+def test_the_same_events_file_twice_and_a_spaced_uri(tmp_path):
+    """A file given twice is two batches of one name (rejects in batch order); a file://
+    URI with %-escapes is decoded."""
+    spaced = tmp_path / "sp ace"
+    spaced.mkdir()
+    (spaced / "ev ents.csv").write_bytes((EVENTS / "events.csv").read_bytes() + b"x@,open,no\n")
+    uri = (spaced / "ev ents.csv").as_uri()  # file:///…/sp%20ace/ev%20ents.csv
+    embedded = _run(tmp_path, "duck", "duckdb", [SAMPLE], events=[spaced / "ev ents.csv"] * 2)
+    spark = _run(tmp_path, "spark", "spark", [SAMPLE], events=[uri, uri])
+    a = pl.read_csv(embedded / "events_rejects.csv")
+    b = pl.read_csv(spark / "events_rejects.csv")
+    assert a.height == b.height == 4  # the sample's own bad row and the added one, twice
+    assert b["source_file"].to_list() == [uri] * 4
+    assert a["row"].to_list() == b["row"].to_list()  # one copy's rows, then the other's
+    assert b.drop("source_file").equals(a.drop("source_file"))
+    local = str(spaced / "ev ents.csv").encode()
+    for name in ("contacts.csv", "scores.csv", "unengaged.csv", "health.json"):
+        # statuses set by events name their file: the URI in one, the path in the other
+        named = (spark / name).read_bytes().replace(uri.encode(), local)
+        assert (embedded / name).read_bytes() == named, name
+
+
+@pytest.mark.parametrize("case", ["account", "missing-events"])
+def test_errors_come_in_the_embedded_order(tmp_path, case):
+    """Contacts first, then the account export, then the events."""
+    bad_events = tmp_path / "bad_events.csv"
+    bad_events.write_text("who,what\n1,2\n")
+    header_only = tmp_path / "header_only.csv"
+    header_only.write_text("who,what\n")
+    bad_account = tmp_path / "account.csv"
+    bad_account.write_text("who,what\n1,2\n")
+    if case == "account":
+        args = [str(SAMPLE), "--existing", str(bad_account), "--events", str(bad_events)]
+    else:
+        args = [str(header_only), "--events", str(tmp_path / "nowhere.csv")]
+    outs = {}
+    for engine in ("duckdb", "spark"):
+        result = CliRunner().invoke(
+            main,
+            ["run", *args, "--out", str(tmp_path / engine),
+             "--db", str(tmp_path / f"{engine}.duckdb"), "--dns", "off", "--engine", engine],
+        )  # fmt: skip
+        assert result.exit_code == 2, result.output
+        outs[engine] = result.stderr
+    assert outs["spark"] == outs["duckdb"]
+
+
 def _bench_generate():
     spec = importlib.util.spec_from_file_location("bench_generate", REPO / "bench" / "generate.py")
     assert spec is not None and spec.loader is not None

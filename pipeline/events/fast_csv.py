@@ -25,6 +25,7 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 
 from ..ingest.sniff import sniff_delimiter
 from ..ingest.table import header_names, owned_frame
@@ -133,7 +134,10 @@ def read_generic_csv(
             facts = pool.submit(_byte_pass, path)
             try:
                 frame = owned_frame(con.sql(query), _FETCH_ROWS)
-            except duckdb.Error:
+            except (duckdb.Error, pa.ArrowException, OSError):
+                # DuckDB objects to a line: raised when the batch holding it is fetched,
+                # through Arrow's stream (OSError), not as duckdb.Error. The general
+                # reader decides, row by row
                 frame = None
             info = facts.result()
     finally:

@@ -318,6 +318,7 @@ def events_normalized(
             "row",
             owned(pl.col("email")).alias("email"),
             message.alias("error"),
+            pl.col("__file").cast(pl.Int64).alias("__batch"),
         )
     )
     kept = raw.filter(~failing) if failing.any() else raw
@@ -342,14 +343,23 @@ def events_normalized(
         machine.alias("machine_open"),
         _col(kept, "reason").alias("reason"),
     )
-    rejects = pl.concat(
-        [*(b.rejects for b in batches), rejected.cast(EVENT_REJECT_SCHEMA)], how="vertical"
-    )
-    order = {b.source_file: i for i, b in enumerate(batches)}
-    rejects = rejects.sort(
-        pl.col("source_file").replace_strict(order, default=len(order), return_dtype=pl.Int64),
-        "row",
-        maintain_order=True,
+    # in batch order, then row: by the batch's position, not its name (a file given twice
+    # is two batches of one name)
+    rejects = (
+        pl.concat(
+            [
+                *(
+                    b.rejects.cast(EVENT_REJECT_SCHEMA).with_columns(
+                        pl.lit(i, pl.Int64).alias("__batch")
+                    )
+                    for i, b in enumerate(batches)
+                ),
+                rejected.cast({**EVENT_REJECT_SCHEMA, "__batch": pl.Int64}),
+            ],
+            how="vertical",
+        )
+        .sort("__batch", "row", maintain_order=True)
+        .drop("__batch")
     )
     skipped: dict[str, int] = {}
     for b in batches:
