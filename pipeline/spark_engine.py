@@ -28,6 +28,7 @@ readers are the embedded engine's own.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import pickle
@@ -36,6 +37,8 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -360,8 +363,11 @@ def _shard_task(context: dict[str, Any], shard: int) -> dict[str, Any]:
 # -- the driver ----------------------------------------------------------------------------
 
 
-def spark_session(options: SparkOptions) -> Any:
-    """The session: spark-submit's when run under it, else local[2] (or --spark-master)."""
+def spark_session(options: SparkOptions, log: Path | None = None) -> Any:
+    """The session: spark-submit's when run under it, else local[2] (or --spark-master).
+    A JVM started here writes its own stderr (banner, log4j, the Python workers'
+    tracebacks) to `log`, so a scheduled run's stderr holds only listhygiene's sentences;
+    a task's error still reaches the driver as an exception."""
     try:
         from pyspark.sql import SparkSession
     except ImportError:
@@ -386,15 +392,34 @@ def spark_session(options: SparkOptions) -> Any:
         builder = builder.config("spark.driver.bindAddress", "127.0.0.1").config(
             "spark.driver.host", "127.0.0.1"
         )
-    session = (
+    builder = (
         builder.config("spark.sql.session.timeZone", "UTC")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
-        .getOrCreate()
     )
+    with _stderr_to(log if "PYSPARK_GATEWAY_PORT" not in os.environ else None):
+        session = builder.getOrCreate()  # a JVM launched now inherits the redirected fd 2
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+@contextmanager
+def _stderr_to(log: Path | None) -> Iterator[None]:
+    """File descriptor 2 pointed at `log` (appended, owner-only) for the duration."""
+    if log is None:
+        yield
+        return
+    log.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    saved = os.dup(2)
+    os.dup2(fd, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(fd)
 
 
 def _under_spark_submit() -> bool:
@@ -494,7 +519,7 @@ def spark_prepared(
     except ListHygieneError as exc:  # said after the contacts' and the account's errors
         event_files, events_unlisted = [], exc
     with stage("spark_start"):  # the JVM and the session: a fixed cost per run
-        spark = spark_session(spark_opts)
+        spark = spark_session(spark_opts, opts.db.parent / "spark.log")
     sc = spark.sparkContext
     if spark_opts.staging is None and not sc.master.startswith("local"):
         raise SparkEngineError(
@@ -675,6 +700,9 @@ def spark_prepared(
     finally:
         if not opts.debug:  # --debug keeps the run's staging folder, to look into
             _remove_runs(root, {run_id})
+            if spark_opts.staging is None:  # the default root too, once empty
+                with contextlib.suppress(OSError):
+                    os.rmdir(root)
 
 
 def _summed(dicts: list[dict[str, int]]) -> dict[str, int]:

@@ -252,6 +252,24 @@ def test_errors_come_in_the_embedded_order(tmp_path, case):
     assert outs["spark"] == outs["duckdb"]
 
 
+def test_quiet_means_quiet_the_jvm_logs_beside_the_store(tmp_path):
+    """A scheduled `-q` run prints nothing: the JVM's banner and warnings go to
+    spark.log beside the store, and the default staging root is gone afterwards."""
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-m", "listhygiene", "run", str(SAMPLE), "--engine", "spark",
+         "--out", str(tmp_path / "out"), "--db", str(tmp_path / "store" / "s.duckdb"),
+         "--as-of", "2026-11-01T00:00:00Z", "-q"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode in (0, 1), done.stderr[-2000:]
+    assert done.stderr == ""
+    log = (tmp_path / "store" / "spark.log").read_text()
+    assert "log4j" in log or "WARN" in log  # what the JVM said instead
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "store"]
+
+
 def _bench_generate():
     spec = importlib.util.spec_from_file_location("bench_generate", REPO / "bench" / "generate.py")
     assert spec is not None and spec.loader is not None
