@@ -406,13 +406,18 @@ def apply_account_suppressions(contacts: pl.DataFrame, existing: pl.DataFrame) -
     )
 
 
-def import_preview(contacts: pl.DataFrame, existing: pl.DataFrame, received_rows: int) -> dict:
+def import_preview(
+    contacts: pl.DataFrame,
+    existing: pl.DataFrame,
+    received_rows: int,
+    reconciled: Reconciled | None = None,
+) -> dict:
     """MailerDash's import-preview answer for our contacts, plus our counts per class.
 
     `existing`: the file's addresses (our normalized `email`, file order) that
     the account has; `total_unique`: distinct email_keys of the file's contacts;
     `total_received`: the rows received (`received_rows`); `classes`: reconcile's
-    counts.
+    counts (`reconciled`, when the caller has reconciled already).
     """
     keys = (
         existing.get_column("email_key")
@@ -425,7 +430,7 @@ def import_preview(contacts: pl.DataFrame, existing: pl.DataFrame, received_rows
         "existing": present.to_list(),
         "total_unique": int(contacts.get_column("email_key").n_unique()),
         "total_received": int(received_rows),
-        "classes": reconcile(contacts, existing).counts,
+        "classes": (reconciled or reconcile(contacts, existing)).counts,
     }
 
 

@@ -476,7 +476,8 @@ def _outputs(
         if account is not None:
             reconciled = reconcile(contacts, account.contacts)
             out.write_csv("account_reconciliation.csv", account_classes_csv(reconciled.classes))
-            preview = import_preview(contacts, account.contacts, sum(t.input_rows for t in tables))
+            received = sum(t.input_rows for t in tables)
+            preview = import_preview(contacts, account.contacts, received, reconciled)
             out.write_json("import_preview.json", preview)
         account_rows = account.contacts if account is not None else None
         candidates = p.candidates

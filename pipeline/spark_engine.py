@@ -259,6 +259,17 @@ def _events_task(job: tuple[int, str, bytes, str]) -> list[tuple[str, Any]]:
         return [("error", (type(exc), str(exc)))]
 
 
+def _by_shard(table: str, frame: pl.DataFrame, shards: pl.Series) -> list[tuple[str, pl.DataFrame]]:
+    """`table/shard=K/part-0.parquet` for every shard K with rows, in shard order."""
+    parts = frame.with_columns(shards.alias(SHARD)).partition_by(
+        SHARD, as_dict=True, maintain_order=True
+    )
+    return [
+        (f"{table}/shard={k}/part-0.parquet", part.drop(SHARD))
+        for (k,), part in sorted(parts.items())
+    ]
+
+
 def _parts(where: str, rels: list[str], schema: dict[str, Any]) -> pl.DataFrame:
     """The Parquet parts `rels`, in the order given, as one frame of `schema`; each must
     exist (a missing one raises FileNotFoundError)."""
@@ -640,17 +651,19 @@ def spark_prepared(
             )
             events_read = [e for r in event_results for e in r[1]]
             warnings.extend(w for r in event_results for w in r[5])
-        # contacts/shard=K/part-0.parquet: the contacts table partitioned as Spark shards it,
-        # each part in input order (byte-identical reruns)
+        # <table>/shard=K/part-0.parquet: the contacts, duplicates and possible-duplicate
+        # tables partitioned as the shards hold them, each part in the order of the whole
+        # table (byte-identical reruns)
         partitioned = [
-            (f"contacts/shard={k}/part-0.parquet", contacts_table(part.drop(SHARD)))
-            for (k,), part in contacts.partition_by(
-                SHARD, as_dict=True, maintain_order=True
-            ).items()
+            *_by_shard("contacts", contacts_table(contacts), contacts.get_column(SHARD)),
+            *_by_shard("duplicates", duplicates, shard_numbers(_shard_keys(duplicates, rules), n)),
+            *_by_shard(
+                "possible_duplicates", possible, shard_numbers(_shard_keys(possible, rules), n)
+            ),
         ]
         contacts = contacts.drop(SHARD)
         return Prepared(
-            parquet_parts=sorted(partitioned, key=lambda p: p[0]),
+            parquet_parts=partitioned,
             tables=tables,
             inputs_meta=[d.meta for _, _, d in done],
             warnings=warnings,
