@@ -288,7 +288,14 @@ class Prepared:
     events_read: list[EventsRead]
     candidates: pl.DataFrame | None  # suppress_candidates.csv; None without events
     engine: dict[str, Any]  # the manifest's `engine`
-    parquet_parts: list[tuple[str, pl.DataFrame]] = field(default_factory=list)  # Spark's
+    # the Spark engine's contacts, duplicates and possible duplicates, by shard
+    parquet_parts: list[tuple[str, pl.DataFrame]] = field(default_factory=list)
+
+
+def threshold_days_for(rules: RuleSet, opts: RunOptions) -> int:
+    """Days without engagement that make a contact unengaged: --threshold-days, else the
+    rules' [winback] threshold_days."""
+    return opts.threshold_days or rules.scoring.threshold_days
 
 
 def winbacks(rules: RuleSet, opts: RunOptions) -> tuple[str, ...]:
@@ -321,7 +328,7 @@ def _run_stages(
     if opts.engine == "spark":
         from .spark_engine import spark_prepared  # pyspark is only imported when asked for
 
-        prepared = spark_prepared(opts, rules, paths, store, run_id, clock.stage, progress)
+        prepared = spark_prepared(opts, rules, store, run_id, clock.stage, progress)
     else:
         prepared = _embedded(opts, rules, paths, store, run_id, clock, progress)
     return _outputs(opts, rules, store, out, run_id, started, clock, prepared)
@@ -399,7 +406,7 @@ def _embedded(
         events,
         rules,
         opts.as_of,
-        opts.threshold_days or rules.scoring.threshold_days,
+        threshold_days_for(rules, opts),
         winbacks(rules, opts),
         clock.stage,
     )
@@ -441,7 +448,7 @@ def _outputs(
     row_rejects, fixes, file_order = p.row_rejects, p.fixes, p.file_order
     contacts, account, events, events_read = p.contacts, p.account, p.events, p.events_read
     scored_counts = p.scored_counts
-    threshold_days = opts.threshold_days or rules.scoring.threshold_days
+    threshold_days = threshold_days_for(rules, opts)
     with clock.stage("health"):
         window = (
             None
@@ -468,7 +475,7 @@ def _outputs(
             raise RuntimeError(f"rejects.csv failed its schema: {failures.head(5).rows()}")
         out.write_csv("rejects.csv", rejects, keep=())  # raw cells
         out.write_parquet("contacts.parquet", contacts_table(contacts))
-        for rel, part in p.parquet_parts:  # the Spark engine's partitioned contacts table
+        for rel, part in p.parquet_parts:  # the Spark engine's tables partitioned by shard
             out.write_parquet(rel, part)
         out.write_csv("contacts.csv", contacts_csv(contacts))
         out.write_csv("duplicates.csv", p.duplicates)

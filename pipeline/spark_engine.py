@@ -52,12 +52,11 @@ from .errors import ListHygieneError
 
 if TYPE_CHECKING:  # run.py imports this module; these are only for the type checker
     from .ruleset import RuleSet
-    from .run import Prepared, Progress, RunOptions
-    from .stages import Stage
+    from .run import EventsRead, Prepared, Progress, RunOptions
+    from .stages import InputDone, Stage
     from .store import Store
 
 SHARD = "shard"  # a partition folder named `__x` would be hidden from readers
-CKEY = "__ckey"  # the canonical key the shard is a hash of
 DOMAIN = "__domain"  # the DNS key of the address's domain
 ORDER = "__order"  # (input index, archive member): the file's place among the inputs
 MEMBER = "__member"
@@ -76,6 +75,39 @@ class SparkOptions:
 
 class SparkEngineError(ListHygieneError):
     """Spark is missing or will not start: exit 2 with what to do."""
+
+
+@dataclass
+class InputTaskResult:
+    """What an input task hands the driver for one table (a file, or an archive member);
+    its accepted rows stay in staging, in `parts`."""
+
+    index: int  # the file's place among the inputs
+    member: int  # the table's place in its archive (0 for a plain file)
+    done: InputDone  # its contacts and mapped frame dropped
+    seconds: float
+    domains: list[str]  # the distinct DNS domains of its accepted rows
+    schema: dict[str, Any]  # of the staged rows
+    peak_mb: float | None  # the worker's peak RSS during the task
+    parts: list[tuple[int, str]]  # (shard, staged part) written
+
+
+@dataclass
+class EventsTaskResult:
+    """What an events task hands the driver for one events file; its events stay in
+    staging, in `parts`."""
+
+    index: int  # the file's place among the events files
+    read: list[EventsRead]  # per batch, in batch order
+    rejects: pl.DataFrame  # EVENT_REJECT_SCHEMA
+    input_records: int
+    skipped: dict[str, int]
+    warnings: list[str]
+    seconds: float
+    by_day: pl.DataFrame  # report.events_by_day
+    count: int  # usable events
+    peak_mb: float | None
+    parts: list[tuple[int, str]]
 
 
 def is_uri(text: str) -> bool:
@@ -126,10 +158,13 @@ def _read(where: str, rel: str) -> pl.DataFrame:
     return frame
 
 
-def _shard_keys(frame: pl.DataFrame, rules: RuleSet) -> pl.Series:
+def _shards_of(frame: pl.DataFrame, rules: RuleSet, shards: int) -> pl.Series:
+    """The shard of each row of `frame`: `shard_numbers` of its canonical key."""
     from .merge import canonical_keys
 
-    return canonical_keys(frame.get_column("email_key"), rules.merge.providers).alias(CKEY)
+    return shard_numbers(
+        canonical_keys(frame.get_column("email_key"), rules.merge.providers), shards
+    )
 
 
 def shard_numbers(keys: pl.Series, shards: int) -> pl.Series:
@@ -196,7 +231,7 @@ def _input_task(job: tuple[int, str, bytes, str]) -> list[tuple[str, Any]]:
                 done = input_done(table, rules, preset, region, None)
                 rows = _with_domain(done.contacts).rename({"domain": DOMAIN})
                 rows = rows.with_columns(
-                    shard_numbers(_shard_keys(rows, rules), shards),
+                    _shards_of(rows, rules, shards),
                     pl.lit(index, pl.Int32).alias(ORDER),
                     pl.lit(member_no, pl.Int32).alias(MEMBER),
                 )
@@ -208,7 +243,9 @@ def _input_task(job: tuple[int, str, bytes, str]) -> list[tuple[str, Any]]:
                 results.append(
                     (
                         "input",
-                        (index, member_no, done, seconds, domains, schema, _peak_mb(), written),
+                        InputTaskResult(
+                            index, member_no, done, seconds, domains, schema, _peak_mb(), written
+                        ),
                     )
                 )
     except ListHygieneError as exc:  # the driver raises it again: exit 2, the same sentence
@@ -237,7 +274,7 @@ def _events_task(job: tuple[int, str, bytes, str]) -> list[tuple[str, Any]]:
             # the batch's position instead of its name: 4 bytes an event, and two members of
             # one name stay two batches
             events = events.with_columns(
-                shard_numbers(_shard_keys(events, rules), shards),
+                _shards_of(events, rules, shards),
                 pl.lit(index, pl.Int32).alias(ORDER),
                 normalized.compact.get_column("__file").cast(pl.Int32).alias(BATCH),
             ).drop("source_file")
@@ -247,14 +284,20 @@ def _events_task(job: tuple[int, str, bytes, str]) -> list[tuple[str, Any]]:
             )
             read = [_events_read(b) for b in batches]
             warnings = [w for b in batches for w in b.warnings]
-        return [
-            (
-                "events",
-                (index, read, normalized.rejects, normalized.input_records,
-                 normalized.skipped, warnings, round(time.perf_counter() - started, 4),
-                 by_day, normalized.count, _peak_mb(), written),
-            )
-        ]  # fmt: skip
+        result = EventsTaskResult(
+            index=index,
+            read=read,
+            rejects=normalized.rejects,
+            input_records=normalized.input_records,
+            skipped=normalized.skipped,
+            warnings=warnings,
+            seconds=round(time.perf_counter() - started, 4),
+            by_day=by_day,
+            count=normalized.count,
+            peak_mb=_peak_mb(),
+            parts=written,
+        )
+        return [("events", result)]
     except ListHygieneError as exc:
         return [("error", (type(exc), str(exc)))]
 
@@ -409,7 +452,7 @@ def spark_session(options: SparkOptions, log: Path | None = None) -> Any:
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
     )
-    with _stderr_to(log if "PYSPARK_GATEWAY_PORT" not in os.environ else None):
+    with _stderr_to(None if _under_spark_submit() else log):
         session = builder.getOrCreate()  # a JVM launched now inherits the redirected fd 2
     session.sparkContext.setLogLevel("ERROR")
     return session
@@ -434,10 +477,9 @@ def _stderr_to(log: Path | None) -> Iterator[None]:
 
 
 def _under_spark_submit() -> bool:
-    """spark-submit starts the driver with the master in its configuration."""
-    return any(k in os.environ for k in ("SPARK_SUBMIT_OPTS", "PYSPARK_GATEWAY_PORT")) or (
-        "spark.master" in os.environ.get("SPARK_CONF_DIR", "")
-    )
+    """spark-submit starts the driver with its JVM already running (and the master in
+    its configuration), and tells the Python side the JVM's gateway port."""
+    return "PYSPARK_GATEWAY_PORT" in os.environ
 
 
 def _raise_task_errors(results: list[tuple[str, Any]], kind: str) -> None:
@@ -507,7 +549,6 @@ def spark_inputs(inputs: list[Path | str]) -> list[str]:
 def spark_prepared(
     opts: RunOptions,
     rules: RuleSet,
-    paths: list[Path],
     store: Store,
     run_id: str,
     stage: Stage,
@@ -519,7 +560,7 @@ def spark_prepared(
     from .events.normalize import EVENT_SCHEMA
     from .existing import read_existing
     from .report import summed_by_day
-    from .run import EventsDone, Prepared, winbacks
+    from .run import EventsDone, Prepared, threshold_days_for, winbacks
     from .stages import contacts_finished
 
     spark_opts = opts.spark
@@ -545,7 +586,7 @@ def spark_prepared(
         # 1. one task per input file and per events file, in one job: the files are
         # read side by side (the longest, the events, first)
         with stage("ingest"):
-            progress("Reading inputs", 0, len(paths))
+            progress("Reading inputs", 0, len(contact_files))
             inputs = pickle.dumps((rules, opts.preset, opts.default_region, n))
             jobs = [("input", i, u, inputs, staging) for i, u in enumerate(contact_files)]
             if event_files:
@@ -556,13 +597,17 @@ def spark_prepared(
                 jobs = events_jobs + jobs
             results = sc.parallelize(jobs, max(1, len(jobs))).flatMap(_file_task).collect()
             _raise_task_errors(results, "input")
-            timed = sorted((v for k, v in results if k == "input"), key=lambda v: (v[0], v[1]))
-            done = [(i, m, d) for i, m, d, *_ in timed]
-            event_results = sorted((v for k, v in results if k == "events"), key=lambda v: v[0])
-            progress("Reading inputs", len(paths), len(paths))
-        tables = [d.read for _, _, d in done]
+            read: list[InputTaskResult] = sorted(
+                (v for k, v in results if k == "input"), key=lambda v: (v.index, v.member)
+            )
+            event_results: list[EventsTaskResult] = sorted(
+                (v for k, v in results if k == "events"), key=lambda v: v.index
+            )
+            progress("Reading inputs", len(contact_files), len(contact_files))
+        done = [r.done for r in read]
+        tables = [d.read for d in done]
         order = {t.source_file: i for i, t in enumerate(tables)}
-        for i, (_, _, d) in enumerate(done):
+        for i, d in enumerate(done):
             store.record_input(run_id, i, {**d.info, "raw_table": None})
         with stage("existing"):
             account = None
@@ -574,16 +619,16 @@ def spark_prepared(
         _raise_task_errors(results, "events")
         # the parts each shard task reads, in input order: exactly those written
         parts: dict[int, tuple[list[str], list[str]]] = {}
-        for t in timed:
-            for k, rel in t[7]:
+        for t in read:
+            for k, rel in t.parts:
                 parts.setdefault(k, ([], []))[0].append(rel)
         for r in event_results:
-            for k, rel in r[10]:
+            for k, rel in r.parts:
                 parts.setdefault(k, ([], []))[1].append(rel)
         # 3. DNS on the driver, once per distinct domain of the whole list
         with stage("deliverability"):
             resolver = open_resolver(opts.dns, store)
-            domains = sorted({d for t in timed for d in t[4]})
+            domains = sorted({d for t in read for d in t.domains})
             answers = pl.DataFrame(schema={"domain": pl.String, "__dns": pl.String})
             if resolver is not None and domains:
                 answers = (
@@ -592,13 +637,13 @@ def spark_prepared(
                 )  # fmt: skip
         # 4. one task per shard
         with stage("merge"):
-            template = pl.DataFrame(schema=timed[0][5]) if timed else None
+            template = pl.DataFrame(schema=read[0].schema) if read else None
             if template is None:  # no input table at all: nothing to shard
                 raise ListHygieneError("No contact file was read: give at least one input.")
             contact_columns = [c for c in template.columns if c not in (DOMAIN, ORDER, MEMBER)]
             staged_events = {c: t for c, t in EVENT_SCHEMA.items() if c != "source_file"}
             events_schema = {**staged_events, ORDER: pl.Int32, BATCH: pl.Int32}
-            threshold_days = opts.threshold_days or rules.scoring.threshold_days
+            threshold_days = threshold_days_for(rules, opts)
             empty_events = pl.DataFrame(schema=EVENT_SCHEMA) if opts.events else None
             shape = contacts_finished(
                 template.select(contact_columns), order, None, empty_events, rules,
@@ -612,7 +657,7 @@ def spark_prepared(
                 "event_columns": list(EVENT_SCHEMA),
                 "with_events": bool(opts.events),
                 "event_files": [
-                    (r[0], b, e.source_file) for r in event_results for b, e in enumerate(r[1])
+                    (r.index, b, e.source_file) for r in event_results for b, e in enumerate(r.read)
                 ],
                 "winbacks": winbacks(rules, opts),
                 "file_order": order,
@@ -640,40 +685,38 @@ def spark_prepared(
             )
         events = None
         events_read: list[Any] = []
-        warnings = [w for _, _, d in done for w in d.warnings]
+        warnings = [w for d in done for w in d.warnings]
         if opts.events:  # the counts the outputs need; the events stay with the shards
             events = EventsDone(
-                rejects=pl.concat([r[2] for r in event_results], how="vertical"),
-                input_records=sum(r[3] for r in event_results),
-                count=sum(r[8] for r in event_results),
-                skipped=_summed([r[4] for r in event_results]),
-                by_day=summed_by_day([r[7] for r in event_results]),
+                rejects=pl.concat([r.rejects for r in event_results], how="vertical"),
+                input_records=sum(r.input_records for r in event_results),
+                count=sum(r.count for r in event_results),
+                skipped=_summed([r.skipped for r in event_results]),
+                by_day=summed_by_day([r.by_day for r in event_results]),
             )
-            events_read = [e for r in event_results for e in r[1]]
-            warnings.extend(w for r in event_results for w in r[5])
+            events_read = [e for r in event_results for e in r.read]
+            warnings.extend(w for r in event_results for w in r.warnings)
         # <table>/shard=K/part-0.parquet: the contacts, duplicates and possible-duplicate
         # tables partitioned as the shards hold them, each part in the order of the whole
         # table (byte-identical reruns)
         partitioned = [
             *_by_shard("contacts", contacts_table(contacts), contacts.get_column(SHARD)),
-            *_by_shard("duplicates", duplicates, shard_numbers(_shard_keys(duplicates, rules), n)),
-            *_by_shard(
-                "possible_duplicates", possible, shard_numbers(_shard_keys(possible, rules), n)
-            ),
+            *_by_shard("duplicates", duplicates, _shards_of(duplicates, rules, n)),
+            *_by_shard("possible_duplicates", possible, _shards_of(possible, rules, n)),
         ]
         contacts = contacts.drop(SHARD)
         return Prepared(
             parquet_parts=partitioned,
             tables=tables,
-            inputs_meta=[d.meta for _, _, d in done],
+            inputs_meta=[d.meta for d in done],
             warnings=warnings,
-            row_rejects=[d.rejects for _, _, d in done],
-            fixes=[d.fixes for _, _, d in done],
+            row_rejects=[d.rejects for d in done],
+            fixes=[d.fixes for d in done],
             file_order=order,
             contacts=contacts,
             duplicates=duplicates,
             possible_duplicates=possible,
-            duplicates_merged=sum(d.meta["accepted"] for _, _, d in done) - contacts.height,
+            duplicates_merged=sum(d.meta["accepted"] for d in done) - contacts.height,
             scored_counts=counts,
             account=account,
             events=events,
@@ -689,20 +732,19 @@ def spark_prepared(
                 "tasks": {
                     "inputs": [
                         {
-                            "source_file": d.read.source_file,
-                            "rows": d.read.input_rows,
-                            "seconds": t[3],
-                            "worker_peak_rss_mb": t[6],
+                            "source_file": t.done.read.source_file,
+                            "rows": t.done.read.input_rows,
+                            "seconds": t.seconds,
+                            "worker_peak_rss_mb": t.peak_mb,
                         }
-                        for t in timed
-                        for d in (t[2],)
+                        for t in read
                     ],
                     "events": [
                         {
-                            "source_file": r[1][0].source_file if r[1] else None,
-                            "records": r[3],
-                            "seconds": r[6],
-                            "worker_peak_rss_mb": r[9],
+                            "source_file": r.read[0].source_file if r.read else None,
+                            "records": r.input_records,
+                            "seconds": r.seconds,
+                            "worker_peak_rss_mb": r.peak_mb,
                         }
                         for r in event_results
                     ],
