@@ -245,6 +245,12 @@ def median(values: list[float]) -> float:
     return round(statistics.median(values), 4)
 
 
+def stage_medians(runs: list[PipelineRun]) -> dict[str, float]:
+    """Each stage's median seconds over the repeats that have it, in first-seen order."""
+    names = list(dict.fromkeys(name for r in runs for name in r.stages))
+    return {name: median([r.stages[name] for r in runs if name in r.stages]) for name in names}
+
+
 def per_second(rows: int, seconds: float | None) -> float | None:
     return round(rows / seconds) if seconds else None
 
@@ -435,10 +441,8 @@ def main(argv: list[str] | None = None) -> int:
         if not runs:  # capped: what was measured is in result["pipeline"]
             return _write(result, args.results, "-capped")
         run_seconds = median([r.seconds for r in runs])
-        stage_names = list(dict.fromkeys(name for r in runs for name in r.stages))
-        stages = {
-            name: median([r.stages[name] for r in runs if name in r.stages]) for name in stage_names
-        }
+        stages = stage_medians(runs)
+        stage_names = list(stages)
         ingest = stages.get("ingest")
         result["pipeline"] = {
             "command": [
@@ -522,7 +526,6 @@ def _spark_runs(
         tasks = runs[-1].engine.get("tasks", {})
         shard_tasks = tasks.get("shards", [])
         shard_secs = [t["seconds"] for t in shard_tasks]
-        stage_names = list(dict.fromkeys(name for r in runs for name in r.stages))
         by_shards[str(shards)] = {
             "seconds": seconds,
             "all_seconds": [round(r.seconds, 3) for r in runs],
@@ -530,9 +533,7 @@ def _spark_runs(
             "over_all_scan": round(seconds / all_scan_seconds, 3),
             "driver_peak_rss_mb": round(max(r.peak_rss_mb for r in runs), 1),
             "tree_peak_rss_mb": max(r.tree_peak_rss_mb for r in runs),
-            "stage_seconds": {
-                n: median([r.stages[n] for r in runs if n in r.stages]) for n in stage_names
-            },
+            "stage_seconds": stage_medians(runs),
             "input_tasks": tasks.get("inputs", []),
             "events_tasks": tasks.get("events", []),
             "shard_tasks": {

@@ -221,30 +221,25 @@ class Store:
                 "written by `listhygiene dns-cache export`."
             ) from None
         self.con.register("_lh_file", incoming)
-        # one answer per (domain, rdtype): the latest fetched, should the file repeat one
+        # the answers to take: one per (domain, rdtype), the latest fetched should the file
+        # repeat one, and only where ours is missing or older (counted, then inserted)
         self.con.execute(
-            f"CREATE OR REPLACE TEMP VIEW _lh_incoming AS SELECT {cols} FROM _lh_file "
-            "QUALIFY row_number() OVER (PARTITION BY domain, rdtype "
-            "ORDER BY fetched_at DESC) = 1"
+            f"CREATE OR REPLACE TEMP VIEW _lh_newer AS SELECT {cols} FROM ("
+            f"SELECT {cols} FROM _lh_file QUALIFY row_number() OVER ("
+            "PARTITION BY domain, rdtype ORDER BY fetched_at DESC) = 1) i "
+            "WHERE NOT EXISTS (SELECT 1 FROM dns_cache c WHERE c.domain = i.domain "
+            "AND c.rdtype = i.rdtype AND c.fetched_at >= i.fetched_at)"
         )
         try:
             self.con.execute("BEGIN")
-            taken = self.con.execute(
-                "SELECT count(*) FROM _lh_incoming i LEFT JOIN dns_cache c "
-                "USING (domain, rdtype) WHERE c.fetched_at IS NULL OR i.fetched_at > c.fetched_at"
-            ).fetchone()[0]  # type: ignore[index]
-            self.con.execute(
-                f"INSERT OR REPLACE INTO dns_cache ({cols}) SELECT i.domain, i.rdtype, "
-                "i.outcome, i.answers, i.ttl, i.fetched_at FROM _lh_incoming i LEFT JOIN "
-                "dns_cache c USING (domain, rdtype) "
-                "WHERE c.fetched_at IS NULL OR i.fetched_at > c.fetched_at"
-            )
+            taken = self.con.execute("SELECT count(*) FROM _lh_newer").fetchone()[0]  # type: ignore[index]
+            self.con.execute(f"INSERT OR REPLACE INTO dns_cache ({cols}) SELECT * FROM _lh_newer")
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
         finally:
-            self.con.execute("DROP VIEW IF EXISTS _lh_incoming")
+            self.con.execute("DROP VIEW IF EXISTS _lh_newer")
             self.con.unregister("_lh_file")
         return incoming.num_rows, int(taken)
 
