@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from .contact_counts import ContactCounts
 from .rulefile import RuleTable, load_rules_file, unknown_tables
 from .store import HISTORY_STATS
 
@@ -132,23 +133,20 @@ class Population:
     engagement_known: bool
 
 
-def population(
-    contacts: pl.DataFrame, as_of: datetime, threshold_days: int, engagement_known: bool
-) -> Population:
-    """One pass over the contacts. Engaged: active with a human open, click or reply within
-    the threshold window; unengaged: the `unengaged` flag of scoring; too new: the rest of
-    the active ones (first seen inside the window, nothing yet)."""
+def population(counts: ContactCounts, engagement_known: bool) -> Population:
+    """Contacts per health state, from their counts. Engaged: active with a human open,
+    click or reply within the threshold window (the counts' `engaged`); unengaged: the
+    `unengaged` flag of scoring; too new: the rest of the active ones (first seen inside
+    the window, nothing yet)."""
     active = pl.col("status") == "active"
-    since = pl.lit(as_of - timedelta(days=threshold_days), pl.Datetime("us", UTC))
-    engaged = active & (pl.col("last_engagement_at") > since).fill_null(False)
-    unengaged = pl.col("unengaged").fill_null(False)
-    row = contacts.select(
-        pl.len().alias("total"),
-        active.sum().alias("active"),
-        *((pl.col("status") == s).sum().alias(s) for s in SUPPRESSED),
-        engaged.sum().alias("engaged"),
-        (active & ~engaged & ~unengaged).sum().alias("too_new"),
-        (active & unengaged).sum().alias("unengaged"),
+    n = pl.col("n")
+    row = counts.states.select(
+        n.sum().alias("total"),
+        n.filter(active).sum().alias("active"),
+        *(n.filter(pl.col("status") == s).sum().alias(s) for s in SUPPRESSED),
+        n.filter(pl.col("engaged")).sum().alias("engaged"),
+        n.filter(active & ~pl.col("engaged") & ~pl.col("unengaged")).sum().alias("too_new"),
+        n.filter(active & pl.col("unengaged")).sum().alias("unengaged"),
     ).row(0, named=True)
     if not engagement_known:
         row |= {"engaged": 0, "too_new": 0, "unengaged": 0}
@@ -277,16 +275,17 @@ class Health:
 
 
 def list_health(
-    contacts: pl.DataFrame,
+    counts: ContactCounts,
     rules: HealthRules,
     as_of: datetime,
     threshold_days: int,
     window: SendWindow | None,
 ) -> Health:
-    """health.json for the final contacts (statuses after events and the account);
-    `window` is None when no events were given."""
+    """health.json for the final contacts (statuses after events and the account), from
+    their counts (counted with the same `as_of` and `threshold_days`); `window` is None
+    when no events were given."""
     engagement_known = window is not None
-    pop = population(contacts, as_of, threshold_days, engagement_known)
+    pop = population(counts, engagement_known)
     score, parts = health_score(pop, rules)
     t = pop.total
     rates: dict[str, float | None] = {

@@ -25,6 +25,8 @@ import polars as pl
 from rich.table import Table
 from rich.text import Text
 
+from .contact_counts import ContactCounts
+
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 STATUSES = ("active", "unsubscribed", "bounced", "complained")
@@ -96,7 +98,7 @@ class ReportData:
 
     health: dict  # the content of health.json
     history: list[dict]  # past runs oldest first, this run last
-    contacts: pl.DataFrame  # the final contacts (contacts.parquet's columns)
+    contact_counts: ContactCounts  # the final contacts' counts (contact_counts.py)
     rejects: pl.DataFrame  # rejects.csv: source_file, row, email, field, error, reason
     duplicates: pl.DataFrame  # duplicates.csv
     possible_duplicates: pl.DataFrame  # possible_duplicates.csv
@@ -147,15 +149,18 @@ def _band(score: int | None) -> tuple[str, str]:
     return "bad", "critical"
 
 
-def _counts(frame: pl.DataFrame, column: str, order: Sequence[str]) -> list[tuple[str, int]]:
-    """(value, count) for the known values in `order`, then any others by count, nulls
-    left out."""
-    if column not in frame.columns or frame.height == 0:
-        return [(v, 0) for v in order]
-    got = {
-        row[0]: row[1]
-        for row in frame.get_column(column).drop_nulls().value_counts(name="n").iter_rows()
-    }
+def _counts(
+    counts: ContactCounts | pl.DataFrame, column: str, order: Sequence[str]
+) -> list[tuple[str, int]]:
+    """(value, count) of `column` for the known values in `order`, then any others by
+    count, nulls left out; `counts` are contacts' counts or the rows of a frame."""
+    if isinstance(counts, ContactCounts):
+        values = counts.of(column)
+    elif column in counts.columns:
+        values = counts.get_column(column).value_counts(name="n").rename({column: "value"})
+    else:
+        values = pl.DataFrame(schema={"value": pl.String, "n": pl.Int64})
+    got = {value: n for value, n in values.drop_nulls("value").iter_rows() if n}
     others = sorted((k for k in got if k not in order), key=lambda k: (-got[k], str(k)))
     return [(v, got.get(v, 0)) for v in order] + [(str(k), got[k]) for k in others]
 
@@ -250,10 +255,11 @@ def _hbar_chart(
     return _svg(draw, chart_id, (5.2, 0.5 + 0.42 * len(values)))
 
 
-def _histogram_chart(scores: pl.Series) -> str:
+def _histogram_chart(scores: pl.DataFrame) -> str:
+    """`scores`: contacts per score (`value`, `n`), nulls left out."""
     edges = list(range(0, 101, 10))
     counts = [0] * 10
-    for value, n in scores.drop_nulls().value_counts(name="n").iter_rows():
+    for value, n in scores.iter_rows():
         counts[min(int(value) // 10, 9) if value >= 0 else 0] += n
 
     def tier_of(low: int) -> str:
@@ -612,28 +618,19 @@ def _gates_headline(gates: list[dict[str, Any]]) -> tuple[str, str]:
     return "unknown", "No gates were checked"
 
 
-def _top_domains(contacts: pl.DataFrame, limit: int = 10) -> list[dict[str, Any]]:
-    if contacts.height == 0 or "email_key" not in contacts.columns:
-        return []
-    frame = contacts.select(
-        pl.col("email_key").str.extract(r"@([^@]*)$").fill_null("(none)").alias("domain"),
-        (
-            pl.col("verdict").fill_null("unknown")
-            if "verdict" in contacts.columns
-            else pl.lit("unknown").alias("verdict")
-        ),
-    )
+def _top_domains(counts: ContactCounts, limit: int = 10) -> list[dict[str, Any]]:
+    frame = counts.domains
     top = (
         frame.group_by("domain")
-        .len("count")
+        .agg(pl.col("n").sum().alias("count"))
         .sort(["count", "domain"], descending=[True, False])
         .head(limit)
     )
     mix = frame.filter(pl.col("domain").is_in(top.get_column("domain").implode()))
     verdicts: dict[str, dict[str, int]] = {}
-    for domain, verdict, n in mix.group_by("domain", "verdict").len().iter_rows():
+    for domain, verdict, n in mix.iter_rows():
         verdicts.setdefault(domain, {})[verdict] = n
-    total = contacts.height
+    total = counts.total
     return [
         {
             "domain": domain,
@@ -719,10 +716,8 @@ def _duplicates(data: ReportData) -> dict[str, Any]:
     }
 
 
-def _scores_known(contacts: pl.DataFrame) -> bool:
-    return "score" in contacts.columns and contacts.get_column("score").null_count() < (
-        contacts.height
-    )
+def _scores_known(counts: ContactCounts) -> bool:
+    return counts.states.filter(pl.col("score").is_not_null()).height > 0
 
 
 def _figures(data: ReportData) -> list[dict[str, str]]:
@@ -761,7 +756,7 @@ def _figures(data: ReportData) -> list[dict[str, str]]:
 
 
 def _context(data: ReportData) -> dict[str, Any]:
-    health, contacts, run = data.health, data.contacts, data.run
+    health, contacts, run = data.health, data.contact_counts, data.run
     score = health.get("healthScore")
     band, band_word = _band(score)
     components = _components(health)
@@ -782,27 +777,11 @@ def _context(data: ReportData) -> dict[str, Any]:
             "No events were given: the engagement signal is unknown and the score rests on "
             f"the {basis} alone."
         )
-    total = contacts.height
+    total = contacts.total
     statuses = _counts(contacts, "status", STATUSES)
     verdicts = _counts(contacts, "verdict", VERDICTS)
-    status_reasons = (
-        [
-            (r, n)
-            for r, n in _counts(contacts.filter(pl.col("status") != "active"), "status_reason", ())
-            if n
-        ][:6]
-        if {"status", "status_reason"} <= set(contacts.columns)
-        else []
-    )
-    verdict_reasons = (
-        [
-            (r, n)
-            for r, n in _counts(contacts.filter(pl.col("verdict") != "valid"), "verdict_reason", ())
-            if n
-        ]
-        if "verdict" in contacts.columns
-        else []
-    )
+    status_reasons = _counts(contacts.where(pl.col("status") != "active"), "status_reason", ())[:6]
+    verdict_reasons = _counts(contacts.where(pl.col("verdict") != "valid"), "verdict_reason", ())
     tiers = _counts(contacts, "tier", TIERS)
     engagement_levels = _counts(contacts, "engagement", ("active", "passive", "dormant"))
     scores_known = _scores_known(contacts)
@@ -813,7 +792,7 @@ def _context(data: ReportData) -> dict[str, Any]:
         charts["verdicts"] = _hbar_chart("verdicts", verdicts, VERDICT_COLOURS, "Contacts")
     if scores_known:
         charts["tiers"] = _hbar_chart("tiers", tiers, TIER_COLOURS, "Contacts")
-        charts["histogram"] = _histogram_chart(contacts.get_column("score"))
+        charts["histogram"] = _histogram_chart(contacts.of("score").drop_nulls("value"))
     engagement = None
     if data.events is not None and data.events.height:
         engagement = _engagement_series(data.events)
@@ -953,8 +932,8 @@ def summary_md(data: ReportData) -> str:
     gates = _gates(health)
     _, headline = _gates_headline(gates)
     score = health.get("healthScore")
-    verdicts = _counts(data.contacts, "verdict", VERDICTS)
-    statuses = _counts(data.contacts, "status", STATUSES)
+    verdicts = _counts(data.contact_counts, "verdict", VERDICTS)
+    statuses = _counts(data.contact_counts, "status", STATUSES)
     lines = [
         f"## List hygiene: health {'—' if score is None else score}/100 · {headline}",
         "",
@@ -1021,7 +1000,7 @@ def summary_table(data: ReportData) -> Table:
         Text(f"{_int(counts.get('rejected'))} of {_int(counts.get('input_rows'))} rows"),
     )
     table.add_row("Duplicates", Text(f"{_int(counts.get('duplicates_merged'))} merged"))
-    table.add_row("Verdicts", Text(_join_counts(_counts(data.contacts, "verdict", VERDICTS))))
+    table.add_row("Verdicts", Text(_join_counts(_counts(data.contact_counts, "verdict", VERDICTS))))
     if counts.get("unengaged") is not None:
         table.add_row("Unengaged", Text(_int(counts["unengaged"])))
     table.add_row(

@@ -23,6 +23,7 @@ from typing import Any
 import polars as pl
 
 from . import __version__
+from .contact_counts import ContactCounts
 from .contacts import contacts_csv, contacts_table, scores_csv
 from .deliverability import DnsOptions, open_resolver
 from .engagement_lists import unengaged, winback
@@ -279,6 +280,7 @@ class Prepared:
     fixes: list[pl.DataFrame]
     file_order: dict[str, int]  # source_file -> its position among the inputs
     contacts: pl.DataFrame  # merged, scored, verdicts rechecked; input order
+    contact_counts: ContactCounts  # of `contacts` (summed over the shards on Spark)
     duplicates: pl.DataFrame
     possible_duplicates: pl.DataFrame
     duplicates_merged: int
@@ -419,6 +421,7 @@ def _embedded(
         fixes=fixes,
         file_order=file_order,
         contacts=finished.contacts,
+        contact_counts=finished.counts,
         duplicates=finished.merged.duplicates,
         possible_duplicates=finished.merged.possible_duplicates,
         duplicates_merged=finished.merged.duplicates_merged,
@@ -447,7 +450,7 @@ def _outputs(
     tables, inputs_meta, warnings = p.tables, p.inputs_meta, p.warnings
     row_rejects, fixes, file_order = p.row_rejects, p.fixes, p.file_order
     contacts, account, events, events_read = p.contacts, p.account, p.events, p.events_read
-    scored_counts = p.scored_counts
+    scored_counts, counted = p.scored_counts, p.contact_counts
     threshold_days = threshold_days_for(rules, opts)
     with clock.stage("health"):
         window = (
@@ -455,12 +458,12 @@ def _outputs(
             if events is None
             else SendWindow(
                 rules.scoring.window_days,
-                int(contacts.get_column("sends").sum()),
+                counted.sends,
                 scored_counts["window_hard_bounces"],
                 scored_counts["window_complaints"],
             )
         )
-        health = list_health(contacts, rules.health, opts.as_of, threshold_days, window)
+        health = list_health(counted, rules.health, opts.as_of, threshold_days, window)
     with clock.stage("store_raw"):
         store.wait_raw()  # the part of the raw-row writes the stages above did not hide
     with clock.stage("write"):
@@ -539,7 +542,7 @@ def _outputs(
                 *store.health_history(),
                 {"run_id": run_id, "as_of": health.stats["lastRunAt"], **health.history_row},
             ],
-            contacts=contacts,
+            contact_counts=counted,
             rejects=rejects,
             duplicates=p.duplicates,
             possible_duplicates=p.possible_duplicates,
@@ -548,7 +551,7 @@ def _outputs(
                 "input_rows": input_rows,
                 "rejected": rejected,
                 "duplicates_merged": p.duplicates_merged,
-                "unique_contacts": contacts.height,
+                "unique_contacts": counted.total,
                 "events_rejected": events.rejects.height if events is not None else None,
                 "unengaged": health.stats["unengagedCount"],
                 "winback_targeted": winback_targeted,
@@ -585,8 +588,8 @@ def _outputs(
         "stage_peak_rss_mb": clock.peak_rss_mb,
         "deliverability": {
             "dns": opts.dns.mode,
-            "verdicts": _counts(contacts["verdict"]),
-            "verdict_reasons": _counts(contacts["verdict_reason"]),
+            "verdicts": _counts(counted.of("verdict")),
+            "verdict_reasons": _counts(counted.of("verdict_reason")),
         },
         "existing": None
         if account is None
@@ -630,7 +633,7 @@ def _outputs(
             "input_rows": input_rows,
             "rejected": rejected,
             "duplicates_merged": p.duplicates_merged,
-            "unique_contacts": contacts.height,
+            "unique_contacts": counted.total,
         },
         "warnings": warnings,
     }
@@ -669,8 +672,10 @@ def preview(
     return import_preview(merged.contacts, account.contacts, received)
 
 
-def _counts(column: pl.Series) -> dict[str, int]:
+def _counts(values: pl.DataFrame) -> dict[str, int]:
+    """`value`, `n` rows as a dict sorted by value, null as "none"."""
     return {
         (k if k is not None else "none"): n
-        for k, n in sorted(column.value_counts().iter_rows(), key=lambda kv: str(kv[0]))
+        for k, n in sorted(values.iter_rows(), key=lambda kv: str(kv[0]))
+        if n
     }

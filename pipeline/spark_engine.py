@@ -48,6 +48,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
+from .contact_counts import ContactCounts, summed_counts
 from .errors import ListHygieneError
 
 if TYPE_CHECKING:  # run.py imports this module; these are only for the type checker
@@ -407,6 +408,10 @@ def _shard_task(context: dict[str, Any], shard: int) -> dict[str, Any]:
     _write(staging, f"shards/{shard:05d}/possible.parquet", done.merged.possible_duplicates)
     counts = pl.DataFrame([done.scored.counts]) if done.scored.counts else pl.DataFrame()
     _write(staging, f"shards/{shard:05d}/counts.parquet", counts)
+    _write(staging, f"shards/{shard:05d}/states.parquet", done.counts.states)
+    _write(staging, f"shards/{shard:05d}/domains.parquet", done.counts.domains)
+    sends = pl.DataFrame({"sends": [done.counts.sends]})
+    _write(staging, f"shards/{shard:05d}/sends.parquet", sends)
     _write(staging, f"contacts/shard={shard}/part-0.parquet", done.contacts)
     events_n = ev.height if ev is not None else 0
     return {"shard": shard, "rows": accepted.height, "contacts": done.contacts.height,
@@ -680,7 +685,7 @@ def spark_prepared(
                     "(hdfs://…, s3://…)."
                 )
         with stage("score"):
-            contacts, duplicates, possible, counts, candidates = _collected(
+            contacts, duplicates, possible, counts, counted, candidates = _collected(
                 staging, shape, order, n, bool(opts.events)
             )
         events = None
@@ -714,9 +719,10 @@ def spark_prepared(
             fixes=[d.fixes for d in done],
             file_order=order,
             contacts=contacts,
+            contact_counts=counted,
             duplicates=duplicates,
             possible_duplicates=possible,
-            duplicates_merged=sum(d.meta["accepted"] for d in done) - contacts.height,
+            duplicates_merged=sum(d.meta["accepted"] for d in done) - counted.total,
             scored_counts=counts,
             account=account,
             events=events,
@@ -770,9 +776,12 @@ def _summed(dicts: list[dict[str, int]]) -> dict[str, int]:
 
 def _collected(
     staging: str, shape: pl.DataFrame, order: dict[str, int], shards: int, with_events: bool
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, dict[str, int], pl.DataFrame | None]:
+) -> tuple[
+    pl.DataFrame, pl.DataFrame, pl.DataFrame, dict[str, int], ContactCounts, pl.DataFrame | None
+]:
     """The shards' results in the embedded engine's order: contacts and merged-away rows
-    in input order, possible-duplicate groups numbered by their first contact."""
+    in input order, possible-duplicate groups numbered by their first contact; the
+    shards' contact counts summed."""
     from .engagement_lists import most_inactive_first
     from .merge import DUPLICATES_SCHEMA, POSSIBLE_SCHEMA
 
@@ -781,7 +790,7 @@ def _collected(
         return frame.sort(rank, row, maintain_order=True)
 
     schema = {c: t for c, t in shape.schema.items() if c != SHARD}
-    parts, dups, possibles, counts, candidates = [], [], [], [], []
+    parts, dups, possibles, counts, candidates, counted = [], [], [], [], [], []
     for k in range(shards):  # every shard task wrote all of these: each must be there
         parts.append(
             _parts(staging, [f"contacts/shard={k}/part-0.parquet"], schema).with_columns(
@@ -793,6 +802,13 @@ def _collected(
         possibles.append(_read(staging, f"{base}/possible.parquet"))
         if with_events:
             candidates.append(_read(staging, f"{base}/candidates.parquet"))
+        counted.append(
+            ContactCounts(
+                _read(staging, f"{base}/states.parquet"),
+                _read(staging, f"{base}/domains.parquet"),
+                int(_read(staging, f"{base}/sends.parquet").item()),
+            )
+        )
         c = _read(staging, f"{base}/counts.parquet")
         if c.height:
             counts.append(c.row(0, named=True))
@@ -830,4 +846,4 @@ def _collected(
             .pipe(most_inactive_first)
             .drop("email_key")
         )
-    return contacts, duplicates, possible, summed, found
+    return contacts, duplicates, possible, summed, summed_counts(counted), found

@@ -19,6 +19,7 @@ from typing import Any
 
 import polars as pl
 
+from .contact_counts import ContactCounts, contact_counts
 from .deliverability import contacts_deliverability, verdicts_rechecked
 from .dns import Resolver
 from .engagement_lists import suppress_candidates
@@ -145,6 +146,7 @@ class Finished:
     merged: Merged  # its `contacts` are those before scoring
     scored: Scored  # its `contacts` are those before the verdicts were rechecked
     candidates: pl.DataFrame | None  # suppress_candidates.csv's rows; None without events
+    counts: ContactCounts  # what health, the report and the manifest need of `contacts`
 
 
 def contacts_finished(
@@ -160,7 +162,8 @@ def contacts_finished(
 ) -> Finished:
     """Merge the accepted rows, carry over the account's suppressions (they win before
     any verdict), score from the events, recheck the verdicts for the new statuses, and
-    find the suppression candidates of the earlier win-back campaigns `winbacks`."""
+    find the suppression candidates of the earlier win-back campaigns `winbacks`; count
+    the finished contacts for health and the report."""
     with stage("merge"):
         merged = contacts_merged(accepted, file_order, rules.merge)
         contacts = merged.contacts
@@ -187,7 +190,8 @@ def contacts_finished(
                 rules.scoring,
                 as_of,
             )
-    return Finished(finished, merged, scored, candidates)
+        counts = contact_counts(finished, as_of, threshold_days)
+    return Finished(finished, merged, scored, candidates, counts)
 
 
 def each_table(reader: Iterator[RawTable], stage: Stage) -> Iterator[RawTable]:

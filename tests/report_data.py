@@ -11,6 +11,7 @@ from typing import Any
 
 import polars as pl
 
+from listhygiene.contact_counts import contact_counts
 from listhygiene.contacts import COLUMNS
 from listhygiene.events.normalize import EVENT_SCHEMA
 from listhygiene.health import Gate, SendWindow, list_health, load_health_rules
@@ -307,7 +308,12 @@ def _health(contacts: pl.DataFrame, events: bool) -> dict[str, Any]:
     defaults = load_health_rules()
     rules = replace(defaults, gates=(*defaults.gates, Gate("unsubscribe_rate", 0.15, 0.30)))
     window = SendWindow(days=90, sends=2000, hard_bounces=130, complaints=3) if events else None
-    return list_health(contacts, rules, AS_OF, 90, window).stats
+    return list_health(contact_counts(contacts, AS_OF, 90), rules, AS_OF, 90, window).stats
+
+
+def report_contacts(events: bool = True, seed: int = 8) -> pl.DataFrame:
+    """The contacts `report_data` counts (the same seed gives the same rows)."""
+    return _contacts(random.Random(seed), events)
 
 
 def report_data(events: bool = True, history_runs: int = 6, seed: int = 8) -> ReportData:
@@ -358,7 +364,7 @@ def report_data(events: bool = True, history_runs: int = 6, seed: int = 8) -> Re
     return ReportData(
         health=health,
         history=history,
-        contacts=contacts,
+        contact_counts=contact_counts(contacts, AS_OF, 90),
         rejects=rejects,
         duplicates=duplicates,
         possible_duplicates=_possible(),

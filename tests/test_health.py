@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from listhygiene.contact_counts import ContactCounts, contact_counts
 from listhygiene.errors import RulesError
 from listhygiene.health import (
     Population,
@@ -58,8 +59,12 @@ def contacts_in(states: list[str]) -> pl.DataFrame:
     )
 
 
+def counted(states: list[str]) -> ContactCounts:
+    return contact_counts(contacts_in(states), AS_OF, THRESHOLD)
+
+
 def score_of(states: list[str], window: SendWindow | None = WINDOW) -> int:
-    return list_health(contacts_in(states), RULES, AS_OF, THRESHOLD, window).stats["healthScore"]
+    return list_health(counted(states), RULES, AS_OF, THRESHOLD, window).stats["healthScore"]
 
 
 def test_a_perfect_list_scores_exactly_100() -> None:
@@ -112,7 +117,7 @@ def test_worked_example_of_the_readme() -> None:
 
 def test_population_counts_each_state_from_the_frame() -> None:
     states = [ENGAGED] * 4 + [NEW] * 2 + [UNENGAGED] * 3 + ["unsubscribed", "bounced"]
-    pop = population(contacts_in(states), AS_OF, THRESHOLD, engagement_known=True)
+    pop = population(counted(states), engagement_known=True)
     assert (pop.total, pop.active, pop.engaged, pop.too_new, pop.unengaged) == (11, 9, 4, 2, 3)
     assert (pop.unsubscribed, pop.bounced, pop.complained) == (1, 1, 0)
 
@@ -124,13 +129,13 @@ def test_an_engagement_older_than_the_threshold_is_not_engaged() -> None:
         )
     )
     # exactly threshold days ago is outside "within 90 days" (as_of - 90d < t)
-    assert population(frame, AS_OF, THRESHOLD, True).engaged == 0
+    assert population(contact_counts(frame, AS_OF, THRESHOLD), True).engaged == 0
 
 
 def test_too_new_contacts_are_neither_engaged_nor_unengaged() -> None:
     base = [ENGAGED] * 3 + [UNENGAGED] * 3
-    with_new = list_health(contacts_in(base + [NEW] * 10), RULES, AS_OF, THRESHOLD, WINDOW)
-    without = list_health(contacts_in(base), RULES, AS_OF, THRESHOLD, WINDOW)
+    with_new = list_health(counted(base + [NEW] * 10), RULES, AS_OF, THRESHOLD, WINDOW)
+    without = list_health(counted(base), RULES, AS_OF, THRESHOLD, WINDOW)
     eng = with_new.stats["components"]["engagement"]
     assert eng["value"] == without.stats["components"]["engagement"]["value"] == 0.5
     assert eng["judged"] == 6
@@ -141,7 +146,7 @@ def test_too_new_contacts_are_neither_engaged_nor_unengaged() -> None:
 
 def test_without_events_engagement_is_unknown_and_said_so() -> None:
     # engaged-looking rows, but no events: nothing is known of engagement
-    health = list_health(contacts_in([ENGAGED] * 9 + ["bounced"]), RULES, AS_OF, THRESHOLD, None)
+    health = list_health(counted([ENGAGED] * 9 + ["bounced"]), RULES, AS_OF, THRESHOLD, None)
     s = health.stats
     assert s["engagement_known"] is False
     assert s["unengagedCount"] is None and s["engagedCount"] is None
@@ -151,7 +156,7 @@ def test_without_events_engagement_is_unknown_and_said_so() -> None:
     # the score rests on the other three signals, their weights renormalized (0.3+0.2+0.2)
     expected = 100 * 0.9 ** (0.3 / 0.7) * (1 - 0.1 / 0.1) ** (0.2 / 0.7)
     assert s["healthScore"] == round(expected) == 0
-    health = list_health(contacts_in(["active"] * 1), RULES, AS_OF, THRESHOLD, None)
+    health = list_health(counted(["active"] * 1), RULES, AS_OF, THRESHOLD, None)
     assert health.stats["healthScore"] == 100
     assert "engagement is unknown" in health.stats["notes"][0]
     assert all(g["outcome"] == "unknown" for g in health.stats["gates"])
@@ -159,7 +164,7 @@ def test_without_events_engagement_is_unknown_and_said_so() -> None:
 
 
 def test_a_list_with_no_contacts_scores_0_and_says_why() -> None:
-    s = list_health(contacts_in([]), RULES, AS_OF, THRESHOLD, WINDOW).stats
+    s = list_health(counted([]), RULES, AS_OF, THRESHOLD, WINDOW).stats
     assert s["healthScore"] == 0 and s["totalContacts"] == 0
     assert any("no contacts" in n for n in s["notes"])
 
@@ -199,7 +204,7 @@ def test_score_never_rises_when_a_contact_gets_worse(
 
 
 def gates_for(window: SendWindow | None, states: list[str] | None = None) -> dict[str, dict]:
-    h = list_health(contacts_in(states or [ENGAGED] * 10), RULES, AS_OF, THRESHOLD, window)
+    h = list_health(counted(states or [ENGAGED] * 10), RULES, AS_OF, THRESHOLD, window)
     return {g["name"]: g for g in h.stats["gates"]}
 
 
@@ -220,7 +225,7 @@ def test_complaint_gate_levels(complaints: int, outcome: str) -> None:
 
 def test_a_blocking_gate_names_itself_and_the_way_out() -> None:
     health = list_health(
-        contacts_in([ENGAGED] * 10), RULES, AS_OF, THRESHOLD, SendWindow(90, 100, 6, 0)
+        counted([ENGAGED] * 10), RULES, AS_OF, THRESHOLD, SendWindow(90, 100, 6, 0)
     )
     [blocked] = health.blocking
     assert blocked["name"] == "hard_bounce_rate"
@@ -235,7 +240,7 @@ def test_no_sends_in_the_window_leaves_the_send_gates_unknown() -> None:
 
 
 def test_too_few_sends_leave_the_send_gates_unchecked() -> None:
-    h = list_health(contacts_in([ENGAGED] * 10), RULES, AS_OF, THRESHOLD, SendWindow(90, 99, 0, 50))
+    h = list_health(counted([ENGAGED] * 10), RULES, AS_OF, THRESHOLD, SendWindow(90, 99, 0, 50))
     g = {g["name"]: g for g in h.stats["gates"]}["complaint_rate"]
     assert g["outcome"] == "unknown" and g["value"] is None
     assert "99 sends within the last 90 days, fewer than the 100" in g["message"]
@@ -254,12 +259,12 @@ def test_contact_share_gates_from_the_rules(tmp_path: Path) -> None:
     )
     rules = load_health_rules(path)
     states = [ENGAGED] * 4 + [UNENGAGED] * 5 + ["unsubscribed"]
-    h = list_health(contacts_in(states), rules, AS_OF, THRESHOLD, WINDOW)
+    h = list_health(counted(states), rules, AS_OF, THRESHOLD, WINDOW)
     gates = {g["name"]: g["outcome"] for g in h.stats["gates"]}
     assert gates == {"unsubscribe_rate": "warn", "unengaged_rate": "block"}
     assert h.stats["healthScore"] == 90  # active ratio alone: 9 of 10
     # without events the unengaged gate cannot fail
-    h = list_health(contacts_in(states), rules, AS_OF, THRESHOLD, None)
+    h = list_health(counted(states), rules, AS_OF, THRESHOLD, None)
     assert {g["name"]: g["outcome"] for g in h.stats["gates"]}["unengaged_rate"] == "unknown"
 
 
