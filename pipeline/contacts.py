@@ -46,6 +46,17 @@ COLUMNS = (
 )
 
 
+SCORE_COLUMNS = (
+    "email",
+    "email_key",
+    "score",
+    "tier",
+    "open_rate",
+    "click_rate",
+    "recency",
+    "frequency",
+    "engagement",
+)
 ISO = "%Y-%m-%dT%H:%M:%SZ"
 TIMES = ("last_opened_at", "last_engagement_at", "created_at")
 
@@ -66,14 +77,4 @@ def contacts_csv(contacts: pl.DataFrame) -> pl.DataFrame:
 def scores_csv(contacts: pl.DataFrame) -> pl.DataFrame:
     """Seed 000's `GET /v1/contacts/:id/score` per contact, flattened: score, tier and the
     factors openRate, clickRate, recency and frequency."""
-    return contacts.select(
-        "email",
-        "email_key",
-        "score",
-        "tier",
-        "open_rate",
-        "click_rate",
-        "recency",
-        "frequency",
-        "engagement",
-    )
+    return contacts.select(SCORE_COLUMNS)

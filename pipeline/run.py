@@ -24,7 +24,7 @@ import polars as pl
 
 from . import __version__
 from .contact_counts import ContactCounts
-from .contacts import contacts_csv, contacts_table, scores_csv
+from .contacts import COLUMNS, SCORE_COLUMNS, contacts_csv, contacts_table, scores_csv
 from .deliverability import DnsOptions, open_resolver
 from .engagement_lists import unengaged, winback
 from .errors import ListHygieneError
@@ -41,6 +41,7 @@ from .flags import list_sources
 from .health import Health, SendWindow, list_health
 from .ingest import expand_paths, read_inputs
 from .merge import contacts_merged
+from .ordered_rows import OrderedRows
 from .outputs import OutputDir, owner_only, pause_point
 from .payloads import TARGETS, PayloadWriter, each_target_payloads, target_summary
 from .report import ReportData, events_by_day, report_html, summary_md
@@ -280,6 +281,7 @@ class Prepared:
     fixes: list[pl.DataFrame]
     file_order: dict[str, int]  # source_file -> its position among the inputs
     contacts: pl.DataFrame  # merged, scored, verdicts rechecked; input order
+    rows: OrderedRows  # the same contacts, read a chunk at a time
     contact_counts: ContactCounts  # of `contacts` (summed over the shards on Spark)
     duplicates: pl.DataFrame
     possible_duplicates: pl.DataFrame
@@ -330,9 +332,10 @@ def _run_stages(
     if opts.engine == "spark":
         from .spark_engine import spark_prepared  # pyspark is only imported when asked for
 
-        prepared = spark_prepared(opts, rules, store, run_id, clock.stage, progress)
-    else:
-        prepared = _embedded(opts, rules, paths, store, run_id, clock, progress)
+        scratch = out.staging / ".driver"  # never committed; removed with the staging folder
+        with spark_prepared(opts, rules, store, run_id, scratch, clock.stage, progress) as p:
+            return _outputs(opts, rules, store, out, run_id, started, clock, p)
+    prepared = _embedded(opts, rules, paths, store, run_id, clock, progress)
     return _outputs(opts, rules, store, out, run_id, started, clock, prepared)
 
 
@@ -421,6 +424,7 @@ def _embedded(
         fixes=fixes,
         file_order=file_order,
         contacts=finished.contacts,
+        rows=OrderedRows.of(finished.contacts),
         contact_counts=finished.counts,
         duplicates=finished.merged.duplicates,
         possible_duplicates=finished.merged.possible_duplicates,
@@ -477,10 +481,11 @@ def _outputs(
         if failures.height:  # a bug in a stage, not in the input: never write a bad rejects file
             raise RuntimeError(f"rejects.csv failed its schema: {failures.head(5).rows()}")
         out.write_csv("rejects.csv", rejects, keep=())  # raw cells
-        out.write_parquet("contacts.parquet", contacts_table(contacts))
+        rows = p.rows
+        out.write_parquet_chunks("contacts.parquet", map(contacts_table, rows.chunks(COLUMNS)))
         for rel, part in p.parquet_parts:  # the Spark engine's tables partitioned by shard
             out.write_parquet(rel, part)
-        out.write_csv("contacts.csv", contacts_csv(contacts))
+        out.write_csv_chunks("contacts.csv", map(contacts_csv, rows.chunks(COLUMNS)))
         out.write_csv("duplicates.csv", p.duplicates)
         out.write_csv("possible_duplicates.csv", p.possible_duplicates)
         if account is not None:
@@ -495,7 +500,7 @@ def _outputs(
         if events is not None:
             out.write_csv("events_rejects.csv", events.rejects, keep=())  # raw cells
             out.write_csv("unengaged.csv", unengaged(contacts, account_rows))
-            out.write_csv("scores.csv", scores_csv(contacts))
+            out.write_csv_chunks("scores.csv", map(scores_csv, rows.chunks(SCORE_COLUMNS)))
             out.write_csv("suppress_candidates.csv", candidates)
             if opts.campaign_id is not None:
                 body, audience = winback(

@@ -50,6 +50,7 @@ import pyarrow.parquet as pq
 
 from .contact_counts import ContactCounts, summed_counts
 from .errors import ListHygieneError
+from .ordered_rows import sorted_parts
 
 if TYPE_CHECKING:  # run.py imports this module; these are only for the type checker
     from .ruleset import RuleSet
@@ -59,6 +60,7 @@ if TYPE_CHECKING:  # run.py imports this module; these are only for the type che
 
 SHARD = "shard"  # a partition folder named `__x` would be hidden from readers
 DOMAIN = "__domain"  # the DNS key of the address's domain
+POSITION = "__pos"  # a contact's place in input order: file rank × 2³², then its row
 ORDER = "__order"  # (input index, archive member): the file's place among the inputs
 MEMBER = "__member"
 BATCH = "__batch"  # an events file's batch (archive member); with ORDER, its source_file
@@ -149,6 +151,22 @@ def _write(where: str, rel: str, frame: pl.DataFrame) -> None:
     fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
     with fs.open_output_stream(path) as f:
         pq.write_table(frame.to_arrow(), f)
+
+
+def _fetched(where: str, rels: list[str], tmp: Path) -> list[Path]:
+    """The staged files `rels` as local paths: those of a remote staging folder are copied
+    into `tmp` first (one at a time: no more in memory than a copy buffer)."""
+    if not is_uri(where):
+        return [Path(where) / rel for rel in rels]
+    fs, base = _filesystem(where)
+    tmp.mkdir(parents=True, exist_ok=True)
+    out = []
+    for i, rel in enumerate(rels):
+        dest = tmp / f"{i:06d}.parquet"
+        with fs.open_input_stream(f"{base}/{rel}") as src, open(dest, "wb") as f:
+            shutil.copyfileobj(src, f, 1 << 20)
+        out.append(dest)
+    return out
 
 
 def _read(where: str, rel: str) -> pl.DataFrame:
@@ -412,7 +430,9 @@ def _shard_task(context: dict[str, Any], shard: int) -> dict[str, Any]:
     _write(staging, f"shards/{shard:05d}/domains.parquet", done.counts.domains)
     sends = pl.DataFrame({"sends": [done.counts.sends]})
     _write(staging, f"shards/{shard:05d}/sends.parquet", sends)
-    _write(staging, f"contacts/shard={shard}/part-0.parquet", done.contacts)
+    rank = pl.col("source_file").replace_strict(context["file_order"], return_dtype=pl.Int64)
+    positioned = done.contacts.with_columns((rank * 2**32 + pl.col("source_row")).alias(POSITION))
+    _write(staging, f"contacts/shard={shard}/part-0.parquet", positioned)
     events_n = ev.height if ev is not None else 0
     return {"shard": shard, "rows": accepted.height, "contacts": done.contacts.height,
             "events": events_n, "seconds": round(time.perf_counter() - started, 4),
@@ -551,14 +571,19 @@ def spark_inputs(inputs: list[Path | str]) -> list[str]:
     return out
 
 
+@contextlib.contextmanager
 def spark_prepared(
     opts: RunOptions,
     rules: RuleSet,
     store: Store,
     run_id: str,
+    scratch: Path,
     stage: Stage,
     progress: Progress,
-) -> Prepared:
+) -> Iterator[Prepared]:
+    """The stages on Spark, up to what the outputs need; the shards' parts stay in the
+    staging folder until the outputs are written. `scratch`: a local folder of this
+    run's for the driver's sorted files."""
     from .contacts import contacts_table
     from .deliverability import open_resolver
     from .dns import check_frame
@@ -688,6 +713,12 @@ def spark_prepared(
             contacts, duplicates, possible, counts, counted, candidates = _collected(
                 staging, shape, order, n, bool(opts.events)
             )
+            schema = {c: t for c, t in shape.schema.items() if c != SHARD}
+            rows = sorted_parts(
+                _fetched(staging, [f"contacts/shard={k}/part-0.parquet" for k in range(n)],
+                         scratch / "parts"),
+                POSITION, schema, scratch / "contacts.parquet",
+            )  # fmt: skip
         events = None
         events_read: list[Any] = []
         warnings = [w for d in done for w in d.warnings]
@@ -710,7 +741,7 @@ def spark_prepared(
             *_by_shard("possible_duplicates", possible, _shards_of(possible, rules, n)),
         ]
         contacts = contacts.drop(SHARD)
-        return Prepared(
+        yield Prepared(
             parquet_parts=partitioned,
             tables=tables,
             inputs_meta=[d.meta for d in done],
@@ -719,6 +750,7 @@ def spark_prepared(
             fixes=[d.fixes for d in done],
             file_order=order,
             contacts=contacts,
+            rows=rows,
             contact_counts=counted,
             duplicates=duplicates,
             possible_duplicates=possible,

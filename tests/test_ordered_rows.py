@@ -1,0 +1,100 @@
+"""Row outputs written a chunk at a time (pipeline/ordered_rows.py and the chunk writers
+of pipeline/outputs.py): the bytes must not depend on how the rows were chunked, or the
+two engines' files would differ; and the driver's sort of the shards' parts must give
+the rows, with their types, in order."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from listhygiene import outputs
+from listhygiene.ordered_rows import OrderedRows, sorted_parts
+from listhygiene.outputs import OutputDir
+
+
+def _rows(n: int, seed: int = 1) -> pl.DataFrame:
+    rng = random.Random(seed)
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    return pl.DataFrame(
+        {
+            "__pos": list(range(n)),
+            "email": [f"u{i}@example.com" for i in range(n)],
+            "first_name": [rng.choice(["Ada", "=SUM(A1)", None, 'Zoë, "Z"']) for _ in range(n)],
+            "tags": [rng.choice([["a", "b"], [], None]) for _ in range(n)],
+            "score": [rng.choice([None, *range(101)]) for _ in range(n)],
+            "at": [
+                rng.choice([None, base + timedelta(seconds=rng.randrange(10**8))]) for _ in range(n)
+            ],
+        },
+        schema={
+            "__pos": pl.Int64,
+            "email": pl.String,
+            "first_name": pl.String,
+            "tags": pl.List(pl.String),
+            "score": pl.Int64,
+            "at": pl.Datetime("us", UTC),
+        },
+    )
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("sizes", [[1000], [1, 999], [333, 333, 334], [0, 500, 0, 500]])
+def test_chunked_writes_give_the_same_bytes_however_the_rows_are_chunked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sizes: list[int]
+) -> None:
+    monkeypatch.setattr(outputs, "ROW_GROUP", 128)  # several row groups, one partial
+    frame = _rows(1000).drop("__pos")
+    chunks, lo = [], 0
+    for n in sizes:
+        chunks.append(frame.slice(lo, n))
+        lo += n
+    whole = OutputDir(tmp_path / "a", "r1")
+    parts = OutputDir(tmp_path / "b", "r1")
+    whole.write_parquet_chunks("t.parquet", [frame])
+    parts.write_parquet_chunks("t.parquet", chunks)
+    # the CSV text: as one frame's write_csv, header once
+    whole.write_csv("t.csv", frame.drop("tags"))
+    parts.write_csv_chunks("t.csv", [c.drop("tags") for c in chunks])
+    for rel in ("t.parquet", "t.csv"):
+        assert _digest(whole.staging / rel) == _digest(parts.staging / rel), rel
+    assert parts.written == {"t.parquet": 1000, "t.csv": 1000}
+    back = pl.read_parquet(parts.staging / "t.parquet")
+    assert back.equals(frame)
+    assert "'=SUM(A1)" in (parts.staging / "t.csv").read_text()  # neutralized in chunks too
+
+
+def test_an_empty_table_writes_its_columns(tmp_path: Path) -> None:
+    out = OutputDir(tmp_path / "o", "r1")
+    rows = OrderedRows.of(_rows(0))
+    out.write_parquet_chunks("t.parquet", rows.chunks())
+    out.write_csv_chunks("t.csv", rows.chunks(["email", "score"]))
+    assert pl.read_parquet(out.staging / "t.parquet").schema == _rows(0).schema
+    assert (out.staging / "t.csv").read_text() == "email,score\n"
+
+
+def test_sorted_parts_merge_the_shards_in_order_with_their_types(tmp_path: Path) -> None:
+    frame = _rows(2500, seed=3)
+    shard = pl.Series([random.Random(i).randrange(5) for i in range(frame.height)])
+    parts = []
+    for k in range(6):  # shard 5 is empty
+        part = frame.filter(shard == k)
+        part.write_parquet(tmp_path / f"p{k}.parquet")
+        parts.append(tmp_path / f"p{k}.parquet")
+    schema = {c: t for c, t in frame.schema.items() if c != "__pos"}
+    rows = sorted_parts(parts[::-1], '"__pos"', schema, tmp_path / "sorted" / "all.parquet")
+    assert rows.height == frame.height
+    chunks = list(rows.chunks(rows=300))
+    assert chunks[0].is_empty() and all(c.height <= 300 for c in chunks)
+    assert pl.concat(chunks).equals(frame.drop("__pos"))
+    assert pl.concat(list(rows.chunks(["score", "email"]))).equals(frame.select("score", "email"))
+    none = sorted_parts([], '"__pos"', schema, tmp_path / "none.parquet")
+    assert none.height == 0 and pl.concat(list(none.chunks())).schema == schema
