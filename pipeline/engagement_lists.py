@@ -12,6 +12,29 @@ from .scoring import ENGAGED, UTC
 from .scoring_rules import ScoringRules
 
 UNENGAGED_COLUMNS = ("id", "email", "status", "last_opened_at", "days_inactive", "engagement_score")
+AUDIENCE_COLUMNS = (
+    "id",
+    "email",
+    "first_name",
+    "last_name",
+    "last_opened_at",
+    "days_inactive",
+    "engagement_score",
+)
+CANDIDATE_COLUMNS = (
+    "id",
+    "email",
+    "status",
+    "winback_campaign_id",
+    "sent_at",
+    "last_opened_at",
+    "days_inactive",
+    "engagement_score",
+)
+# Each list is made with its sort key, `email_key`, as its last column: lists made per
+# shard are merged by it (INACTIVE_FIRST_SQL), and it is dropped when the list is written.
+SORT_KEY = "email_key"
+INACTIVE_FIRST_SQL = '"days_inactive" DESC NULLS FIRST, "email_key"'  # most_inactive_first
 
 
 def _with_ids(contacts: pl.DataFrame, account: pl.DataFrame | None) -> pl.DataFrame:
@@ -23,56 +46,39 @@ def _with_ids(contacts: pl.DataFrame, account: pl.DataFrame | None) -> pl.DataFr
 
 
 def most_inactive_first(frame: pl.DataFrame) -> pl.DataFrame:
-    # Unknown inactivity (never engaged, no created_at) counts as the longest.
+    # Unknown inactivity (never engaged, no created_at) counts as the longest; email_key
+    # makes the order total, so lists sorted per shard merge into the same list.
     return frame.sort("days_inactive", "email_key", descending=[True, False], nulls_last=False)
 
 
 def unengaged(contacts: pl.DataFrame, account: pl.DataFrame | None) -> pl.DataFrame:
-    """Seed 002's unengaged contacts: id, email, status, last_opened_at, days_inactive,
-    engagement_score; most inactive first."""
+    """Seed 002's unengaged contacts: UNENGAGED_COLUMNS and SORT_KEY; most inactive
+    first."""
     rows = _with_ids(contacts.filter(pl.col("unengaged").fill_null(False)), account)
     return most_inactive_first(rows).select(
-        "id",
-        "email",
-        "status",
-        "last_opened_at",
-        "days_inactive",
-        pl.col("score").alias("engagement_score"),
+        *UNENGAGED_COLUMNS[:-1], pl.col("score").alias("engagement_score"), SORT_KEY
+    )
+
+
+def winback_audience(contacts: pl.DataFrame, account: pl.DataFrame | None) -> pl.DataFrame:
+    """Seed 002's win-back audience: the unengaged contacts whose address is not known to
+    be undeliverable (verdict `invalid` is left out); AUDIENCE_COLUMNS and SORT_KEY."""
+    chosen = pl.col("unengaged").fill_null(False) & (pl.col("verdict") != "invalid")
+    return most_inactive_first(_with_ids(contacts.filter(chosen), account)).select(
+        *AUDIENCE_COLUMNS[:-1], pl.col("score").alias("engagement_score"), SORT_KEY
     )
 
 
 def winback(
-    contacts: pl.DataFrame,
-    account: pl.DataFrame | None,
-    campaign_id: str,
-    threshold_days: int,
-    as_of: datetime,
-) -> tuple[dict[str, Any], pl.DataFrame]:
-    """Seed 002's win-back answer and its audience: the unengaged contacts whose address is
-    not known to be undeliverable (verdict `invalid` is left out)."""
-    audience = most_inactive_first(
-        _with_ids(
-            contacts.filter(
-                pl.col("unengaged").fill_null(False) & (pl.col("verdict") != "invalid")
-            ),
-            account,
-        )
-    ).select(
-        "id",
-        "email",
-        "first_name",
-        "last_name",
-        "last_opened_at",
-        "days_inactive",
-        pl.col("score").alias("engagement_score"),
-    )
-    body = {
+    campaign_id: str, targeted: int, threshold_days: int, as_of: datetime
+) -> dict[str, Any]:
+    """Seed 002's win-back answer, for an audience of `targeted` contacts."""
+    return {
         "campaignId": campaign_id,
-        "targetedContacts": audience.height,
+        "targetedContacts": targeted,
         "thresholdDays": threshold_days,
         "scheduledAt": as_of.isoformat().replace("+00:00", "Z"),
     }
-    return body, audience
 
 
 def suppress_candidates(
@@ -85,7 +91,7 @@ def suppress_candidates(
 ) -> pl.DataFrame:
     """Active contacts sent one of `campaigns` (an earlier win-back) who made no human open,
     click or reply within `response_days` after that send; only sends whose response
-    window has closed by as_of are judged."""
+    window has closed by as_of are judged. CANDIDATE_COLUMNS and SORT_KEY."""
     schema = {
         "id": pl.String,
         "email": pl.String,
@@ -95,6 +101,7 @@ def suppress_candidates(
         "last_opened_at": UTC,
         "days_inactive": pl.Int64,
         "engagement_score": pl.Int64,
+        SORT_KEY: pl.String,
     }
     if events is None or not campaigns:
         return pl.DataFrame(schema=schema)
@@ -140,6 +147,7 @@ def suppress_candidates(
             "last_opened_at",
             "days_inactive",
             pl.col("score").alias("engagement_score"),
+            SORT_KEY,
         )
         .cast(schema)
     )

@@ -26,7 +26,7 @@ from . import __version__
 from .contact_counts import ContactCounts
 from .contacts import COLUMNS, SCORE_COLUMNS, contacts_csv, contacts_table, scores_csv
 from .deliverability import DnsOptions, open_resolver
-from .engagement_lists import unengaged, winback
+from .engagement_lists import AUDIENCE_COLUMNS, CANDIDATE_COLUMNS, UNENGAGED_COLUMNS, winback
 from .errors import ListHygieneError
 from .events import EventBatch, read_events
 from .events.normalize import NormalizedEvents, events_normalized
@@ -89,6 +89,13 @@ class RunResult:
     health: Health
     report: ReportData
 
+
+# The engagement lists, by output name, with their columns (each in its rows' order)
+LISTS = {
+    "unengaged": UNENGAGED_COLUMNS,
+    "suppress_candidates": CANDIDATE_COLUMNS,
+    "winback_audience": AUDIENCE_COLUMNS,
+}
 
 Progress = Callable[[str, int, int], None]  # (what, done, total)
 
@@ -290,7 +297,7 @@ class Prepared:
     account: ExistingAccount | None
     events: EventsDone | None
     events_read: list[EventsRead]
-    candidates: pl.DataFrame | None  # suppress_candidates.csv; None without events
+    lists: dict[str, OrderedRows]  # Finished.lists' (with events), sorted; SORT_KEY last
     engine: dict[str, Any]  # the manifest's `engine`
     # the Spark engine's contacts, duplicates and possible duplicates, by shard
     parquet_parts: list[tuple[str, pl.DataFrame]] = field(default_factory=list)
@@ -413,6 +420,7 @@ def _embedded(
         opts.as_of,
         threshold_days_for(rules, opts),
         winbacks(rules, opts),
+        opts.campaign_id,
         clock.stage,
     )
     del all_accepted
@@ -433,7 +441,7 @@ def _embedded(
         account=account,
         events=EventsDone.of(events, opts.as_of) if events is not None else None,
         events_read=events_read,
-        candidates=finished.candidates,
+        lists={name: OrderedRows.of(frame) for name, frame in finished.lists.items()},
         engine={"name": "duckdb"},
     )
 
@@ -495,20 +503,21 @@ def _outputs(
             preview = import_preview(contacts, account.contacts, received, reconciled)
             out.write_json("import_preview.json", preview)
         account_rows = account.contacts if account is not None else None
-        candidates = p.candidates
+        candidates: pl.Series | None = None  # their emails, for mailerdash's deletes
         winback_targeted: int | None = None
         if events is not None:
             out.write_csv("events_rejects.csv", events.rejects, keep=())  # raw cells
-            out.write_csv("unengaged.csv", unengaged(contacts, account_rows))
             out.write_csv_chunks("scores.csv", map(scores_csv, rows.chunks(SCORE_COLUMNS)))
-            out.write_csv("suppress_candidates.csv", candidates)
+            for name, columns in LISTS.items():
+                if name in p.lists:
+                    out.write_csv_chunks(f"{name}.csv", p.lists[name].chunks(columns))
+            candidates = pl.concat(p.lists["suppress_candidates"].chunks(["email"])).to_series()
             if opts.campaign_id is not None:
-                body, audience = winback(
-                    contacts, account_rows, opts.campaign_id, threshold_days, opts.as_of
+                winback_targeted = p.lists["winback_audience"].height
+                out.write_json(
+                    "winback.json",
+                    winback(opts.campaign_id, winback_targeted, threshold_days, opts.as_of),
                 )
-                out.write_json("winback.json", body)
-                winback_targeted = body["targetedContacts"]
-                out.write_csv("winback_audience.csv", audience)
         out.write_json("health.json", health.stats)
     with clock.stage("payloads"):
         # one target at a time: built, checked, written, released (its bodies are the
@@ -522,7 +531,7 @@ def _outputs(
             classes=reconciled.classes if account is not None else None,
             account=account_rows,
             import_tags=opts.import_tags,
-            suppress_candidates=candidates.get_column("email") if candidates is not None else None,
+            suppress_candidates=candidates,
         ):
             payload_counts[name] = target_summary(target, contacts.height)
             if not payload_counts[name]["reconciles"]:  # a bug, not the input's fault
@@ -560,7 +569,7 @@ def _outputs(
                 "events_rejected": events.rejects.height if events is not None else None,
                 "unengaged": health.stats["unengagedCount"],
                 "winback_targeted": winback_targeted,
-                "suppress_candidates": candidates.height if candidates is not None else None,
+                "suppress_candidates": candidates.len() if candidates is not None else None,
             },
             run={
                 "run_id": run_id,

@@ -49,8 +49,9 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from .contact_counts import ContactCounts, summed_counts
+from .engagement_lists import INACTIVE_FIRST_SQL
 from .errors import ListHygieneError
-from .ordered_rows import sorted_parts
+from .ordered_rows import OrderedRows, sorted_parts
 
 if TYPE_CHECKING:  # run.py imports this module; these are only for the type checker
     from .ruleset import RuleSet
@@ -419,9 +420,10 @@ def _shard_task(context: dict[str, Any], shard: int) -> dict[str, Any]:
         context["as_of"],
         context["threshold_days"],
         context["winbacks"],
+        context["campaign_id"],
     )
-    if done.candidates is not None:
-        _write(staging, f"shards/{shard:05d}/candidates.parquet", done.candidates)
+    for name, rows in done.lists.items():
+        _write(staging, f"shards/{shard:05d}/list-{name}.parquet", rows)
     _write(staging, f"shards/{shard:05d}/duplicates.parquet", done.merged.duplicates)
     _write(staging, f"shards/{shard:05d}/possible.parquet", done.merged.possible_duplicates)
     counts = pl.DataFrame([done.scored.counts]) if done.scored.counts else pl.DataFrame()
@@ -675,10 +677,11 @@ def spark_prepared(
             events_schema = {**staged_events, ORDER: pl.Int32, BATCH: pl.Int32}
             threshold_days = threshold_days_for(rules, opts)
             empty_events = pl.DataFrame(schema=EVENT_SCHEMA) if opts.events else None
-            shape = contacts_finished(
+            shaped = contacts_finished(
                 template.select(contact_columns), order, None, empty_events, rules,
-                opts.as_of, threshold_days,
-            ).contacts.with_columns(pl.lit(0, pl.Int32).alias(SHARD))  # fmt: skip
+                opts.as_of, threshold_days, campaign_id=opts.campaign_id,
+            )  # fmt: skip
+            shape = shaped.contacts.with_columns(pl.lit(0, pl.Int32).alias(SHARD))
             context = {
                 "rules": rules,
                 "accepted_schema": dict(template.schema),
@@ -690,6 +693,7 @@ def spark_prepared(
                     (r.index, b, e.source_file) for r in event_results for b, e in enumerate(r.read)
                 ],
                 "winbacks": winbacks(rules, opts),
+                "campaign_id": opts.campaign_id,
                 "file_order": order,
                 "answers": sc.broadcast(answers),
                 "parts": sc.broadcast(parts),
@@ -710,15 +714,23 @@ def spark_prepared(
                     "(hdfs://…, s3://…)."
                 )
         with stage("score"):
-            contacts, duplicates, possible, counts, counted, candidates = _collected(
+            contacts, duplicates, possible, counts, counted = _collected(
                 staging, shape, order, n, bool(opts.events)
             )
             schema = {c: t for c, t in shape.schema.items() if c != SHARD}
-            rows = sorted_parts(
-                _fetched(staging, [f"contacts/shard={k}/part-0.parquet" for k in range(n)],
-                         scratch / "parts"),
-                POSITION, schema, scratch / "contacts.parquet",
-            )  # fmt: skip
+
+            def merged(rel: str, order_by: str, schema: dict[str, Any], name: str) -> OrderedRows:
+                """The shards' parts `rel` (with {k}), in one order, in a local file."""
+                files = [rel.format(k=k) for k in range(n)]
+                parts = _fetched(staging, files, scratch / "parts" / name)
+                return sorted_parts(parts, order_by, schema, scratch / f"{name}.parquet")
+
+            rows = merged("contacts/shard={k}/part-0.parquet", POSITION, schema, "contacts")
+            lists = {
+                name: merged(f"shards/{{k:05d}}/list-{name}.parquet", INACTIVE_FIRST_SQL,
+                             dict(frame.schema), name)
+                for name, frame in shaped.lists.items()
+            }  # fmt: skip
         events = None
         events_read: list[Any] = []
         warnings = [w for d in done for w in d.warnings]
@@ -759,7 +771,7 @@ def spark_prepared(
             account=account,
             events=events,
             events_read=events_read,
-            candidates=candidates,
+            lists=lists,
             engine={
                 "name": "spark",
                 "master": sc.master,
@@ -808,13 +820,10 @@ def _summed(dicts: list[dict[str, int]]) -> dict[str, int]:
 
 def _collected(
     staging: str, shape: pl.DataFrame, order: dict[str, int], shards: int, with_events: bool
-) -> tuple[
-    pl.DataFrame, pl.DataFrame, pl.DataFrame, dict[str, int], ContactCounts, pl.DataFrame | None
-]:
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, dict[str, int], ContactCounts]:
     """The shards' results in the embedded engine's order: contacts and merged-away rows
     in input order, possible-duplicate groups numbered by their first contact; the
     shards' contact counts summed."""
-    from .engagement_lists import most_inactive_first
     from .merge import DUPLICATES_SCHEMA, POSSIBLE_SCHEMA
 
     def in_input_order(frame: pl.DataFrame, row: str) -> pl.DataFrame:
@@ -822,7 +831,7 @@ def _collected(
         return frame.sort(rank, row, maintain_order=True)
 
     schema = {c: t for c, t in shape.schema.items() if c != SHARD}
-    parts, dups, possibles, counts, candidates, counted = [], [], [], [], [], []
+    parts, dups, possibles, counts, counted = [], [], [], [], []
     for k in range(shards):  # every shard task wrote all of these: each must be there
         parts.append(
             _parts(staging, [f"contacts/shard={k}/part-0.parquet"], schema).with_columns(
@@ -832,8 +841,6 @@ def _collected(
         base = f"shards/{k:05d}"
         dups.append(_read(staging, f"{base}/duplicates.parquet"))
         possibles.append(_read(staging, f"{base}/possible.parquet"))
-        if with_events:
-            candidates.append(_read(staging, f"{base}/candidates.parquet"))
         counted.append(
             ContactCounts(
                 _read(staging, f"{base}/states.parquet"),
@@ -865,17 +872,4 @@ def _collected(
             .select(list(POSSIBLE_SCHEMA))
         )
     summed = _summed(counts) if with_events else {}
-    found = None
-    if with_events:  # most inactive first, as one list would be sorted
-        found = (
-            pl.concat(candidates, how="vertical")
-            .join(
-                contacts.select("email", "email_key"),
-                on="email",
-                how="left",
-                maintain_order="left",
-            )
-            .pipe(most_inactive_first)
-            .drop("email_key")
-        )
-    return contacts, duplicates, possible, summed, summed_counts(counted), found
+    return contacts, duplicates, possible, summed, summed_counts(counted)

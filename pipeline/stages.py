@@ -22,7 +22,7 @@ import polars as pl
 from .contact_counts import ContactCounts, contact_counts
 from .deliverability import contacts_deliverability, verdicts_rechecked
 from .dns import Resolver
-from .engagement_lists import suppress_candidates
+from .engagement_lists import suppress_candidates, unengaged, winback_audience
 from .events.normalize import NormalizedEvents
 from .existing import apply_account_suppressions
 from .ingest import RawTable
@@ -145,7 +145,9 @@ class Finished:
     contacts: pl.DataFrame
     merged: Merged  # its `contacts` are those before scoring
     scored: Scored  # its `contacts` are those before the verdicts were rechecked
-    candidates: pl.DataFrame | None  # suppress_candidates.csv's rows; None without events
+    # with events, each sorted list (engagement_lists, with its SORT_KEY) by output name:
+    # unengaged, suppress_candidates and, with a campaign id, winback_audience
+    lists: dict[str, pl.DataFrame]
     counts: ContactCounts  # what health, the report and the manifest need of `contacts`
 
 
@@ -158,12 +160,14 @@ def contacts_finished(
     as_of: datetime,
     threshold_days: int,
     winbacks: tuple[str, ...] = (),
+    campaign_id: str | None = None,
     stage: Stage = no_clock,
 ) -> Finished:
     """Merge the accepted rows, carry over the account's suppressions (they win before
     any verdict), score from the events, recheck the verdicts for the new statuses, and
-    find the suppression candidates of the earlier win-back campaigns `winbacks`; count
-    the finished contacts for health and the report."""
+    make the engagement lists (the suppression candidates of the earlier win-back
+    campaigns `winbacks`; the win-back audience with `campaign_id`); count the finished
+    contacts for health and the report."""
     with stage("merge"):
         merged = contacts_merged(accepted, file_order, rules.merge)
         contacts = merged.contacts
@@ -179,10 +183,10 @@ def contacts_finished(
             threshold_days,
         )
         finished = verdicts_rechecked(scored.contacts, rules)
-        candidates = None
+        lists = {}
         if events is not None:
             spelled = events.events if isinstance(events, NormalizedEvents) else events
-            candidates = suppress_candidates(
+            lists["suppress_candidates"] = suppress_candidates(
                 finished,
                 account,
                 spelled if winbacks else None,  # spelled out only when needed
@@ -190,8 +194,11 @@ def contacts_finished(
                 rules.scoring,
                 as_of,
             )
+            lists["unengaged"] = unengaged(finished, account)
+            if campaign_id is not None:
+                lists["winback_audience"] = winback_audience(finished, account)
         counts = contact_counts(finished, as_of, threshold_days)
-    return Finished(finished, merged, scored, candidates, counts)
+    return Finished(finished, merged, scored, lists, counts)
 
 
 def each_table(reader: Iterator[RawTable], stage: Stage) -> Iterator[RawTable]:
