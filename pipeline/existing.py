@@ -434,6 +434,62 @@ def import_preview(
     }
 
 
+class AccountMatcher:
+    """`reconcile` and `import_preview` for contacts that come a chunk at a time, in
+    order (each email_key once): `add` gives the classes of a chunk's contacts, `rest`
+    the account's contacts no chunk had, `preview` the import preview of them all. The
+    classes in that order are reconcile's, and the preview import_preview's."""
+
+    def __init__(self, existing: pl.DataFrame, received_rows: int) -> None:
+        if existing.is_empty() and "email_key" not in existing.columns:
+            existing = _empty_existing()
+        self.existing = existing.with_row_index("__acc_row")
+        self.matched = pl.Series("__acc_row", [], dtype=pl.UInt32)
+        self.received = received_rows
+        self.counts = dict.fromkeys(CLASSES, 0)
+        self.present: list[str] = []  # our addresses the account has, in order
+        self.unique = 0
+        self.shape: pl.DataFrame | None = None  # an empty chunk, for `rest`
+
+    def add(self, contacts: pl.DataFrame) -> pl.DataFrame:
+        """The classes of these contacts (CLASS_SCHEMA, their order)."""
+        self.shape = contacts.head(0)
+        part = self.existing.join(contacts.select("email_key"), on="email_key", how="semi")
+        self.matched = pl.concat([self.matched, part.get_column("__acc_row")])
+        got = reconcile(contacts, part.drop("__acc_row"))
+        for k, n in got.counts.items():
+            self.counts[k] += n
+        both = ~pl.col("class").is_in(["new", "only_in_account"])
+        self.present += got.classes.filter(both).get_column("email").to_list()
+        self.unique += contacts.get_column("email_key").n_unique()
+        return got.classes
+
+    def rest(self) -> pl.DataFrame:
+        """The classes of the account's contacts that no chunk had (only_in_account), in
+        the account's order."""
+        others = self.existing.filter(~pl.col("__acc_row").is_in(self.matched.implode()))
+        shape = (
+            self.shape
+            if self.shape is not None
+            else pl.DataFrame(
+                schema={"email_key": pl.String, "email": pl.String, "status": pl.String}
+            )
+        )
+        got = reconcile(shape, others.drop("__acc_row"))
+        for k, n in got.counts.items():
+            self.counts[k] += n
+        return got.classes
+
+    def preview(self) -> dict:
+        """import_preview's answer (call after `rest`)."""
+        return {
+            "existing": self.present,
+            "total_unique": self.unique,
+            "total_received": int(self.received),
+            "classes": dict(self.counts),
+        }
+
+
 def account_classes_csv(classes: pl.DataFrame) -> pl.DataFrame:
     """account_reconciliation.csv: the classes with list columns `;`-joined."""
     joined = {c: pl.col(c).list.join(";") for c in ("account_ids", "changed_fields")}

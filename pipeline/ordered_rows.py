@@ -37,10 +37,12 @@ class OrderedRows:
         return cls(dict(frame.schema), frame.height, frame=frame)
 
     def chunks(
-        self, columns: Sequence[str] | None = None, rows: int = CHUNK_ROWS
+        self, columns: Sequence[str] | None = None, rows: int | None = None
     ) -> Iterator[pl.DataFrame]:
-        """The rows in order (only `columns`, if given); always at least one chunk, empty
-        for no rows, so a writer has the columns."""
+        """The rows in order (only `columns`, if given), CHUNK_ROWS at a time unless
+        `rows` says; always at least one chunk, empty for no rows, so a writer has the
+        columns."""
+        rows = rows or CHUNK_ROWS
         names = list(columns) if columns is not None else list(self.schema)
         if self.frame is not None:
             frame = self.frame.select(names)

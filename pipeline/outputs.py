@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import polars as pl
 import pyarrow as pa
@@ -100,6 +100,11 @@ def sha256_of(path: Path) -> str:
         while chunk := f.read(1 << 20):
             h.update(chunk)
     return h.hexdigest()
+
+
+def write_parquet_file(frame: pl.DataFrame, dest: Path | IO[bytes]) -> None:
+    """A Parquet output of one frame: statistics off, byte-identical files for equal data."""
+    frame.write_parquet(dest, compression="zstd", statistics=False)
 
 
 class OutputDir:
@@ -185,12 +190,18 @@ class OutputDir:
         return rows
 
     def write_parquet(self, rel: str, frame: pl.DataFrame) -> None:
-        # statistics off and one row group per 1M rows: byte-identical files for equal data
-        frame.write_parquet(self.path(rel), compression="zstd", statistics=False)
+        write_parquet_file(frame, self.path(rel))
         self.written[rel] = frame.height
 
     def write_bytes(self, rel: str, data: bytes, rows: int | None = None) -> None:
         self.path(rel).write_bytes(data)
+        self.written[rel] = rows
+
+    def write_stream(self, rel: str, parts: Iterable[bytes], rows: int | None = None) -> None:
+        """A file of the byte strings `parts`, one after the other."""
+        with self.path(rel).open("wb") as f:
+            for part in parts:
+                f.write(part)
         self.written[rel] = rows
 
     def write_json(self, rel: str, data: Any, rows: int | None = None) -> None:

@@ -9,14 +9,16 @@ from __future__ import annotations
 import ctypes
 import platform
 import secrets
+import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +33,11 @@ from .errors import ListHygieneError
 from .events import EventBatch, read_events
 from .events.normalize import NormalizedEvents, events_normalized
 from .existing import (
+    AccountMatcher,
     ExistingAccount,
     account_classes_csv,
     import_preview,
     read_existing,
-    reconcile,
 )
 from .flags import list_sources
 from .health import Health, SendWindow, list_health
@@ -43,7 +45,8 @@ from .ingest import expand_paths, read_inputs
 from .merge import contacts_merged
 from .ordered_rows import OrderedRows
 from .outputs import OutputDir, owner_only, pause_point
-from .payloads import TARGETS, PayloadWriter, each_target_payloads, target_summary
+from .payloads import TARGETS, PayloadBuilder, PayloadWriter, target_summary
+from .payloads.batches import Spool
 from .report import ReportData, events_by_day, report_html, summary_md
 from .ruleset import RuleSet, load_rules
 from .schemas import RejectRecord
@@ -287,8 +290,7 @@ class Prepared:
     row_rejects: list[pl.DataFrame]  # validation rejects, per input
     fixes: list[pl.DataFrame]
     file_order: dict[str, int]  # source_file -> its position among the inputs
-    contacts: pl.DataFrame  # merged, scored, verdicts rechecked; input order
-    rows: OrderedRows  # the same contacts, read a chunk at a time
+    rows: OrderedRows  # the contacts merged, scored, verdicts rechecked; input order
     contact_counts: ContactCounts  # of `contacts` (summed over the shards on Spark)
     duplicates: pl.DataFrame
     possible_duplicates: pl.DataFrame
@@ -301,6 +303,8 @@ class Prepared:
     engine: dict[str, Any]  # the manifest's `engine`
     # the Spark engine's contacts, duplicates and possible duplicates, by shard
     parquet_parts: list[tuple[str, pl.DataFrame]] = field(default_factory=list)
+    # the Spark engine's contacts by shard, as the shards wrote them: (path, bytes, rows)
+    copied_parts: list[tuple[str, Iterable[bytes], int]] = field(default_factory=list)
 
 
 def threshold_days_for(rules: RuleSet, opts: RunOptions) -> int:
@@ -431,7 +435,6 @@ def _embedded(
         row_rejects=row_rejects,
         fixes=fixes,
         file_order=file_order,
-        contacts=finished.contacts,
         rows=OrderedRows.of(finished.contacts),
         contact_counts=finished.counts,
         duplicates=finished.merged.duplicates,
@@ -461,7 +464,7 @@ def _outputs(
     p = prepared
     tables, inputs_meta, warnings = p.tables, p.inputs_meta, p.warnings
     row_rejects, fixes, file_order = p.row_rejects, p.fixes, p.file_order
-    contacts, account, events, events_read = p.contacts, p.account, p.events, p.events_read
+    account, events, events_read = p.account, p.events, p.events_read
     scored_counts, counted = p.scored_counts, p.contact_counts
     threshold_days = threshold_days_for(rules, opts)
     with clock.stage("health"):
@@ -493,15 +496,11 @@ def _outputs(
         out.write_parquet_chunks("contacts.parquet", map(contacts_table, rows.chunks(COLUMNS)))
         for rel, part in p.parquet_parts:  # the Spark engine's tables partitioned by shard
             out.write_parquet(rel, part)
+        for rel, data, n in p.copied_parts:
+            out.write_stream(rel, data, n)
         out.write_csv_chunks("contacts.csv", map(contacts_csv, rows.chunks(COLUMNS)))
         out.write_csv("duplicates.csv", p.duplicates)
         out.write_csv("possible_duplicates.csv", p.possible_duplicates)
-        if account is not None:
-            reconciled = reconcile(contacts, account.contacts)
-            out.write_csv("account_reconciliation.csv", account_classes_csv(reconciled.classes))
-            received = sum(t.input_rows for t in tables)
-            preview = import_preview(contacts, account.contacts, received, reconciled)
-            out.write_json("import_preview.json", preview)
         account_rows = account.contacts if account is not None else None
         candidates: pl.Series | None = None  # their emails, for mailerdash's deletes
         winback_targeted: int | None = None
@@ -520,20 +519,34 @@ def _outputs(
                 )
         out.write_json("health.json", health.stats)
     with clock.stage("payloads"):
-        # one target at a time: built, checked, written, released (its bodies are the
-        # largest thing a run holds); a failed check aborts the staged outputs
+        # The contacts a chunk at a time: their account classes, then every target's
+        # records, which wait in spools; then one target at a time, its bodies cut and
+        # written as they are made. A failed check aborts the staged outputs.
+        spools = out.staging / ".payloads"  # never committed; removed with the staging
+        builder = PayloadBuilder(
+            opts.targets, rules.payloads, spools, account is not None, account_rows,
+            opts.import_tags, candidates,
+        )  # fmt: skip
+        matcher = None
+        if account is not None:
+            matcher = AccountMatcher(account.contacts, sum(t.input_rows for t in tables))
+            classes = Spool(spools, "account-classes")
+        for chunk in rows.chunks():
+            chunk_classes = matcher.add(chunk) if matcher is not None else None
+            if matcher is not None:
+                classes.append(chunk_classes)
+            builder.add(chunk, chunk_classes)
+        if matcher is not None:
+            rest = matcher.rest()
+            out.write_csv_chunks(  # our contacts in order, then the account's others
+                "account_reconciliation.csv",
+                map(account_classes_csv, chain(classes.frames(), [rest])),
+            )
+            out.write_json("import_preview.json", matcher.preview())
         payload_counts = {}
         writer = PayloadWriter(out)
-        for name, target in each_target_payloads(
-            contacts,
-            opts.targets,
-            rules.payloads,
-            classes=reconciled.classes if account is not None else None,
-            account=account_rows,
-            import_tags=opts.import_tags,
-            suppress_candidates=candidates,
-        ):
-            payload_counts[name] = target_summary(target, contacts.height)
+        for name, target in builder.finish(writer.sink):
+            payload_counts[name] = target_summary(target, counted.total)
             if not payload_counts[name]["reconciles"]:  # a bug, not the input's fault
                 raise RuntimeError(  # never write payloads that lose contacts
                     f"payload counts do not reconcile for {[name]}: {payload_counts}"
@@ -541,6 +554,7 @@ def _outputs(
             writer.target(name, target)
             del target
         writer.finish()
+        shutil.rmtree(spools, ignore_errors=True)
     with clock.stage("write"):
         out.write_csv(
             "fixes.csv",
@@ -613,7 +627,7 @@ def _outputs(
             "rejected": account.rejected,
             "duplicates_merged": account.duplicates_merged,
             "contacts": account.contacts.height,
-            "classes": reconciled.counts,
+            "classes": matcher.counts if matcher is not None else {},
         },
         "events": None
         if events is None

@@ -52,6 +52,7 @@ from .contact_counts import ContactCounts, summed_counts
 from .engagement_lists import INACTIVE_FIRST_SQL
 from .errors import ListHygieneError
 from .ordered_rows import OrderedRows, sorted_parts
+from .outputs import write_parquet_file
 
 if TYPE_CHECKING:  # run.py imports this module; these are only for the type checker
     from .ruleset import RuleSet
@@ -168,6 +169,14 @@ def _fetched(where: str, rels: list[str], tmp: Path) -> list[Path]:
             shutil.copyfileobj(src, f, 1 << 20)
         out.append(dest)
     return out
+
+
+def _staged_bytes(where: str, rel: str) -> Iterator[bytes]:
+    """A staged file's bytes, a block at a time (read when iterated)."""
+    fs, base = _filesystem(where)
+    with fs.open_input_stream(f"{base}/{rel}") as src:
+        while block := src.read(1 << 20):
+            yield block
 
 
 def _read(where: str, rel: str) -> pl.DataFrame:
@@ -379,6 +388,7 @@ def _shard_task(context: dict[str, Any], shard: int) -> dict[str, Any]:
     """One shard: the accepted rows of its contacts (from every input task), with the
     DNS answers, and their events, through `contacts_finished`; everything it makes goes
     to staging. Returns its own timing."""
+    from .contacts import contacts_table
     from .stages import contacts_finished
 
     started = time.perf_counter()
@@ -435,6 +445,11 @@ def _shard_task(context: dict[str, Any], shard: int) -> dict[str, Any]:
     rank = pl.col("source_file").replace_strict(context["file_order"], return_dtype=pl.Int64)
     positioned = done.contacts.with_columns((rank * 2**32 + pl.col("source_row")).alias(POSITION))
     _write(staging, f"contacts/shard={shard}/part-0.parquet", positioned)
+    if done.contacts.height:  # the output's part, as the driver copies it into contacts/
+        fs, base = _filesystem(staging)
+        fs.create_dir(f"{base}/out/contacts/shard={shard}", recursive=True)
+        with fs.open_output_stream(f"{base}/out/contacts/shard={shard}/part-0.parquet") as f:
+            write_parquet_file(contacts_table(done.contacts), f)
     events_n = ev.height if ev is not None else 0
     return {"shard": shard, "rows": accepted.height, "contacts": done.contacts.height,
             "events": events_n, "seconds": round(time.perf_counter() - started, 4),
@@ -586,7 +601,6 @@ def spark_prepared(
     """The stages on Spark, up to what the outputs need; the shards' parts stay in the
     staging folder until the outputs are written. `scratch`: a local folder of this
     run's for the driver's sorted files."""
-    from .contacts import contacts_table
     from .deliverability import open_resolver
     from .dns import check_frame
     from .events.normalize import EVENT_SCHEMA
@@ -681,7 +695,6 @@ def spark_prepared(
                 template.select(contact_columns), order, None, empty_events, rules,
                 opts.as_of, threshold_days, campaign_id=opts.campaign_id,
             )  # fmt: skip
-            shape = shaped.contacts.with_columns(pl.lit(0, pl.Int32).alias(SHARD))
             context = {
                 "rules": rules,
                 "accepted_schema": dict(template.schema),
@@ -714,10 +727,8 @@ def spark_prepared(
                     "(hdfs://…, s3://…)."
                 )
         with stage("score"):
-            contacts, duplicates, possible, counts, counted = _collected(
-                staging, shape, order, n, bool(opts.events)
-            )
-            schema = {c: t for c, t in shape.schema.items() if c != SHARD}
+            duplicates, possible, counts, counted = _collected(staging, order, n, bool(opts.events))
+            schema = dict(shaped.contacts.schema)
 
             def merged(rel: str, order_by: str, schema: dict[str, Any], name: str) -> OrderedRows:
                 """The shards' parts `rel` (with {k}), in one order, in a local file."""
@@ -748,20 +759,23 @@ def spark_prepared(
         # tables partitioned as the shards hold them, each part in the order of the whole
         # table (byte-identical reruns)
         partitioned = [
-            *_by_shard("contacts", contacts_table(contacts), contacts.get_column(SHARD)),
             *_by_shard("duplicates", duplicates, _shards_of(duplicates, rules, n)),
             *_by_shard("possible_duplicates", possible, _shards_of(possible, rules, n)),
         ]
-        contacts = contacts.drop(SHARD)
+        staged = [
+            (f"contacts/shard={t['shard']}/part-0.parquet", t["contacts"])
+            for t in sorted(shard_tasks, key=lambda t: t["shard"])
+            if t["contacts"]
+        ]
         yield Prepared(
             parquet_parts=partitioned,
+            copied_parts=[(r, _staged_bytes(staging, f"out/{r}"), rows) for r, rows in staged],
             tables=tables,
             inputs_meta=[d.meta for d in done],
             warnings=warnings,
             row_rejects=[d.rejects for d in done],
             fixes=[d.fixes for d in done],
             file_order=order,
-            contacts=contacts,
             rows=rows,
             contact_counts=counted,
             duplicates=duplicates,
@@ -819,25 +833,19 @@ def _summed(dicts: list[dict[str, int]]) -> dict[str, int]:
 
 
 def _collected(
-    staging: str, shape: pl.DataFrame, order: dict[str, int], shards: int, with_events: bool
-) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, dict[str, int], ContactCounts]:
-    """The shards' results in the embedded engine's order: contacts and merged-away rows
-    in input order, possible-duplicate groups numbered by their first contact; the
-    shards' contact counts summed."""
+    staging: str, order: dict[str, int], shards: int, with_events: bool
+) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, int], ContactCounts]:
+    """The shards' small results in the embedded engine's order: merged-away rows in
+    input order, possible-duplicate groups numbered by their first contact; the shards'
+    counts summed."""
     from .merge import DUPLICATES_SCHEMA, POSSIBLE_SCHEMA
 
     def in_input_order(frame: pl.DataFrame, row: str) -> pl.DataFrame:
         rank = pl.col("source_file").replace_strict(order, return_dtype=pl.Int64)
         return frame.sort(rank, row, maintain_order=True)
 
-    schema = {c: t for c, t in shape.schema.items() if c != SHARD}
-    parts, dups, possibles, counts, counted = [], [], [], [], []
+    dups, possibles, counts, counted = [], [], [], []
     for k in range(shards):  # every shard task wrote all of these: each must be there
-        parts.append(
-            _parts(staging, [f"contacts/shard={k}/part-0.parquet"], schema).with_columns(
-                pl.lit(k, pl.Int32).alias(SHARD)
-            )
-        )
         base = f"shards/{k:05d}"
         dups.append(_read(staging, f"{base}/duplicates.parquet"))
         possibles.append(_read(staging, f"{base}/possible.parquet"))
@@ -851,7 +859,6 @@ def _collected(
         c = _read(staging, f"{base}/counts.parquet")
         if c.height:
             counts.append(c.row(0, named=True))
-    contacts = in_input_order(pl.concat(parts, how="vertical"), "source_row")
     duplicates = in_input_order(
         pl.concat([pl.DataFrame(schema=DUPLICATES_SCHEMA), *dups], how="vertical"), "row"
     )
@@ -872,4 +879,4 @@ def _collected(
             .select(list(POSSIBLE_SCHEMA))
         )
     summed = _summed(counts) if with_events else {}
-    return contacts, duplicates, possible, summed, summed_counts(counted)
+    return duplicates, possible, summed, summed_counts(counted)

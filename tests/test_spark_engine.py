@@ -16,10 +16,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 from paths import REPO
 
+from listhygiene import ordered_rows, outputs
 from listhygiene.cli import main
 from listhygiene.deliverability import DnsOptions
 from listhygiene.run import RunOptions, execute
@@ -123,6 +125,30 @@ def test_sample_with_events_and_account_is_identical(tmp_path):
     assert {i["source_file"] for i in m_spark["inputs"]} == {
         i["source_file"] for i in m_duck["inputs"]
     }
+
+
+def test_many_chunks_give_the_same_files_as_one(tmp_path, monkeypatch):
+    """The driver writes the row outputs and payloads a chunk at a time: with chunks of
+    37 contacts and row groups of 50, the files of both engines are still those of a
+    run whose chunk holds every contact."""
+    kw = {"events": [EVENTS], "existing": ACCOUNT, "campaign_id": "winback-1",
+          "winback_sent": ("e01a6454b5", "1a038a49bd")}  # fmt: skip
+    whole = _run(tmp_path, "whole", "duckdb", [SAMPLE], **kw)
+    monkeypatch.setattr(ordered_rows, "CHUNK_ROWS", 37)
+    monkeypatch.setattr(outputs, "ROW_GROUP", 50)
+    embedded = _run(tmp_path, "duck", "duckdb", [SAMPLE], **kw)
+    spark = _run(tmp_path, "spark", "spark", [SAMPLE], **kw)
+    _assert_identical(embedded, spark)
+    rows = pl.read_parquet(embedded / "contacts.parquet")
+    assert rows.height > 5 * 37  # many chunks
+    assert pq.ParquetFile(embedded / "contacts.parquet").num_row_groups == -(-rows.height // 50)
+    for rel in ("contacts.csv", "scores.csv", "unengaged.csv", "suppress_candidates.csv",
+                "winback_audience.csv", "account_reconciliation.csv", "import_preview.json",
+                "payload_warnings.csv", "payloads/requests.json"):  # fmt: skip
+        assert (embedded / rel).read_bytes() == (whole / rel).read_bytes(), rel
+    for body in (whole / "payloads").rglob("*"):
+        if body.is_file():
+            assert (embedded / body.relative_to(whole)).read_bytes() == body.read_bytes()
 
 
 def test_sample_without_events_one_shard_or_many(tmp_path):

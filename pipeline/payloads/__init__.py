@@ -12,28 +12,93 @@ out, per target (`reconciliation` in the manifest).
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterable, Iterator
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import polars as pl
 
-from .common import Payloads, TargetPayloads, selection, target_summary
-from .mailerdash import mailerdash
-from .misar_io import misar_io
-from .misar_mail import misar_mail
-from .misarmail import misarmail
-from .records import empty_warnings
+from ..ordered_rows import OrderedRows
+from .common import Payloads, Sink, TargetPayloads, selection, target_summary
+from .mailerdash import Mailerdash
+from .misar_io import MisarIo
+from .misar_mail import MisarMail
+from .misarmail import Misarmail
+from .records import POS, empty_warnings
 from .rules import PayloadRules
 
 TARGETS = ("misarmail", "misar-mail", "misar-io", "mailerdash")
 __all__ = [
     "TARGETS",
+    "PayloadBuilder",
     "PayloadWriter",
     "Payloads",
     "build_payloads",
-    "each_target_payloads",
     "target_summary",
 ]
+
+
+class Target(Protocol):
+    name: str
+
+    def add(self, sel: pl.DataFrame) -> None: ...
+
+    def finish(self, sink: Sink) -> TargetPayloads: ...
+
+
+class PayloadBuilder:
+    """Every selected target's payloads for the final contacts, fed a chunk of them at a
+    time in input order (`add`), so that no target holds all contacts: records wait in
+    spools under `tmp` until `finish` cuts them into bodies, one target at a time."""
+
+    def __init__(
+        self,
+        targets: tuple[str, ...],
+        rules: PayloadRules,
+        tmp: Path,
+        has_account: bool = False,
+        account: pl.DataFrame | None = None,
+        import_tags: tuple[str, ...] = (),
+        suppress_candidates: pl.Series | None = None,  # their `email`
+    ) -> None:
+        self.rules = rules
+        made: dict[str, Target] = {}
+        for name in dict.fromkeys(targets):
+            if name == "misarmail":
+                made[name] = Misarmail(
+                    account if has_account else None, rules, list(import_tags), tmp
+                )
+            elif name == "misar-mail":
+                made[name] = MisarMail(has_account, rules, tmp)
+            elif name == "misar-io":
+                made[name] = MisarIo(rules, tmp)
+            elif name == "mailerdash":
+                made[name] = Mailerdash(has_account, suppress_candidates, rules, tmp)
+        self.targets = made
+        self.contacts = 0
+
+    def add(self, contacts: pl.DataFrame, classes: pl.DataFrame | None) -> None:
+        """One chunk of contacts (input order), with the account classes of its contacts
+        when there is an account."""
+        numbered = contacts.with_row_index(POS, offset=self.contacts)
+        sel = selection(numbered, classes, self.rules)
+        for target in self.targets.values():
+            target.add(sel)
+        self.contacts += contacts.height
+
+    def finish(self, sink: Any) -> Iterator[tuple[str, TargetPayloads]]:
+        """Each target's payloads, its bodies given to `sink(target)` as they are made;
+        its warnings by contact, in input order, each contact's in the order of the
+        checks (the same order whatever the chunks)."""
+        for name, target in self.targets.items():
+            t = target.finish(sink(name))
+            found = [w.with_columns(pl.lit(i).alias("__check")) for i, w in enumerate(t.warnings)
+                     if w.height]  # fmt: skip
+            t.warnings = [
+                pl.concat(found).sort(POS, "__check", maintain_order=True).drop(POS, "__check")
+            ] if found else []  # fmt: skip
+            yield name, t
 
 
 def build_payloads(
@@ -45,37 +110,20 @@ def build_payloads(
     import_tags: tuple[str, ...] = (),
     suppress_candidates: pl.Series | None = None,  # their `email`
 ) -> Payloads:
-    """Every selected target's request bodies for the final contacts."""
-    built = dict(
-        each_target_payloads(
-            contacts, targets, rules, classes, account, import_tags, suppress_candidates
-        )
-    )
+    """Every selected target's request bodies for the final contacts, in memory."""
+
+    def keep(target: str) -> Sink:
+        return lambda file, parts, rows: b"".join(parts)
+
+    with tempfile.TemporaryDirectory(prefix="listhygiene-payloads-") as tmp:
+        builder = PayloadBuilder(
+            targets, rules, Path(tmp), classes is not None, account, import_tags,
+            suppress_candidates,
+        )  # fmt: skip
+        for chunk in OrderedRows.of(contacts).chunks():
+            builder.add(chunk, classes)
+        built = dict(builder.finish(keep))
     return Payloads(built, _warnings(built.values()), contacts.height)
-
-
-def each_target_payloads(
-    contacts: pl.DataFrame,
-    targets: tuple[str, ...],
-    rules: PayloadRules,
-    classes: pl.DataFrame | None = None,
-    account: pl.DataFrame | None = None,
-    import_tags: tuple[str, ...] = (),
-    suppress_candidates: pl.Series | None = None,
-) -> Iterator[tuple[str, TargetPayloads]]:
-    """`build_payloads` one target at a time, so that a caller that writes each target's
-    bodies before asking for the next holds one target's bodies at most."""
-    sel = selection(contacts, classes, rules)
-    has_account = classes is not None
-    for name in dict.fromkeys(targets):
-        if name == "misarmail":
-            yield name, misarmail(sel, account if has_account else None, rules, list(import_tags))
-        elif name == "misar-mail":
-            yield name, misar_mail(sel, has_account, rules)
-        elif name == "misar-io":
-            yield name, misar_io(sel, rules)
-        elif name == "mailerdash":
-            yield name, mailerdash(sel, has_account, suppress_candidates, rules)
 
 
 def _warnings(targets: Iterable[TargetPayloads]) -> pl.DataFrame:
@@ -84,9 +132,9 @@ def _warnings(targets: Iterable[TargetPayloads]) -> pl.DataFrame:
 
 
 class PayloadWriter:
-    """Writes each target's bodies into `payloads/<target>/` as it comes, then
-    `payloads/requests.json` and payload_warnings.csv, through the run's atomic
-    OutputDir. A written target's bodies are released (only the index is kept)."""
+    """Writes each target's bodies into `payloads/<target>/` as they are made (`sink`),
+    then `payloads/requests.json` and payload_warnings.csv, through the run's atomic
+    OutputDir. Only the index of the written bodies is kept."""
 
     def __init__(self, out: Any) -> None:
         self.out = out
@@ -94,16 +142,15 @@ class PayloadWriter:
         self.alternatives: list[dict[str, Any]] = []
         self.warnings: list[pl.DataFrame] = []
 
+    def sink(self, name: str) -> Sink:
+        def write(file: str, parts: Iterable[bytes], rows: int | None) -> None:
+            self.out.write_stream(f"payloads/{name}/{file}", parts, rows)
+
+        return write
+
     def target(self, name: str, t: TargetPayloads) -> None:
-        out = self.out
-        for r in t.requests:
-            out.write_bytes(f"payloads/{name}/{r.file}", r.body, r.contacts)
-            self.index.append(r.describe(name))
-        for r in t.alternatives:
-            out.write_bytes(f"payloads/{name}/{r.file}", r.body, r.contacts)
-            self.alternatives.append(r.describe(name))
-        for rel, body, rows in t.files:
-            out.write_bytes(f"payloads/{name}/{rel}", body, rows)
+        self.index.extend(r.describe(name) for r in t.requests)
+        self.alternatives.extend(r.describe(name) for r in t.alternatives)
         self.warnings.extend(w for w in t.warnings if w.height)
 
     def finish(self) -> None:

@@ -1,11 +1,20 @@
-"""Request bodies: records cut into batches under a contact cap and a byte cap."""
+"""Request bodies: records cut into batches under a contact cap and a byte cap.
+
+Records arrive a chunk of contacts at a time and wait in a `Spool` (an Arrow IPC file)
+until every chunk has been seen; `record_batches` then cuts them into bodies in one
+pass, so a run holds one body at a time.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.ipc as ipc
 
 
 @dataclass
@@ -32,35 +41,84 @@ class Request:
         }
 
 
-def batch_ids(records: pl.Series, max_count: int, max_bytes: int, overhead: int) -> pl.Series:
-    """A batch number per record: consecutive runs of at most `max_count` records whose JSON
-    array body (records joined by commas, plus `overhead` bytes of envelope) is at most
-    `max_bytes`. A single record larger than the byte cap gets a batch of its own."""
-    sizes = records.str.len_bytes() + 1  # the record and its comma (or bracket)
-    by_count = pl.int_range(records.len(), eager=True, dtype=pl.UInt32) // max_count
-    per = pl.DataFrame({"b": by_count, "n": sizes}).group_by("b").agg(pl.col("n").sum())
-    if per.is_empty() or per.get_column("n").max() + overhead + 1 <= max_bytes:
-        return by_count  # the usual case: the contact cap closes every batch
-    out, batch, count, size = [], 0, 0, overhead + 1
-    for n in sizes.to_list():
-        if count and (count >= max_count or size + n > max_bytes):
-            batch, count, size = batch + 1, 0, overhead + 1
-        out.append(batch)
-        count, size = count + 1, size + n
-    return pl.Series(out, dtype=pl.UInt32)
+def record_batches(
+    records: Iterable[pl.Series], max_count: int, max_bytes: int, overhead: int
+) -> Iterator[tuple[str, int]]:
+    """The JSON array texts of consecutive runs of records (and their counts): at most
+    `max_count` records whose body (records joined by commas in brackets, plus `overhead`
+    bytes of envelope) is at most `max_bytes`; a single record larger than that gets a
+    batch of its own. `records` are series of JSON texts, in order: the same cuts,
+    whatever their lengths."""
+    batch: list[str] = []
+    size = overhead + 1
+    for series in records:
+        sizes = (series.str.len_bytes() + 1).to_list()  # the record and its comma
+        for text, n in zip(series.to_list(), sizes, strict=True):
+            if batch and (len(batch) >= max_count or size + n > max_bytes):
+                yield "[" + ",".join(batch) + "]", len(batch)
+                batch, size = [], overhead + 1
+            batch.append(text)
+            size += n
+    if batch:
+        yield "[" + ",".join(batch) + "]", len(batch)
 
 
-def json_arrays(
-    records: pl.Series, max_count: int, max_bytes: int, overhead: int
-) -> list[tuple[str, int]]:
-    """The JSON array text of each batch and its record count."""
-    frame = pl.DataFrame({"b": batch_ids(records, max_count, max_bytes, overhead), "r": records})
-    joined = frame.group_by("b", maintain_order=True).agg(
-        (pl.lit("[") + pl.col("r").str.join(",") + pl.lit("]")).alias("body"), pl.len()
-    )
-    return list(
-        zip(joined.get_column("body").to_list(), joined.get_column("len").to_list(), strict=True)
-    )
+class Spool:
+    """Frames appended in order to an Arrow IPC stream file under `folder`, read back in
+    the same order once all are in; `rows` counts them."""
+
+    def __init__(self, folder: Path, name: str) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.path = folder / f"{name}.arrows"
+        self.rows = 0
+        self._writer: ipc.RecordBatchStreamWriter | None = None
+        self._sink: Any = None
+        self._schema: pa.Schema | None = None
+
+    def append(self, frame: pl.DataFrame) -> None:
+        if frame.is_empty():
+            return
+        table = frame.to_arrow(compat_level=pl.CompatLevel.oldest())
+        if self._writer is None:
+            self._schema = table.schema
+            self._sink = pa.OSFile(str(self.path), "wb")
+            self._writer = ipc.new_stream(self._sink, table.schema)
+        self._writer.write_table(table.cast(self._schema))
+        self.rows += frame.height
+
+    def frames(self) -> Iterator[pl.DataFrame]:
+        """The rows appended, in order, in the chunks they came in."""
+        if self._writer is not None:
+            self._writer.close()
+            self._sink.close()
+            self._writer = None
+        if not self.rows:
+            return
+        with pa.OSFile(str(self.path), "rb") as source:  # read, not mapped: frames outlive it
+            for batch in ipc.open_stream(source):
+                frame = pl.from_arrow(batch)
+                assert isinstance(frame, pl.DataFrame)
+                yield frame
+
+    def column(self, name: str) -> Iterator[pl.Series]:
+        for frame in self.frames():
+            yield frame.get_column(name)
+
+
+def exact_chunks(frames: Iterable[pl.DataFrame], rows: int) -> Iterator[pl.DataFrame]:
+    """The frames' rows in chunks of exactly `rows` (the last may be shorter)."""
+    held: list[pl.DataFrame] = []
+    waiting = 0
+    for frame in frames:
+        held.append(frame)
+        waiting += frame.height
+        while waiting >= rows:
+            joined = pl.concat(held, how="vertical")
+            yield joined.head(rows)
+            rest = joined.slice(rows)
+            held, waiting = [rest], rest.height
+    if waiting:
+        yield pl.concat(held, how="vertical")
 
 
 def numbered(stem: str, n: int, ext: str) -> str:

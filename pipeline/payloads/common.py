@@ -4,7 +4,7 @@ and import bodies batched."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,12 +12,15 @@ import pandera.polars as pa
 import polars as pl
 
 from ..schemas.checks import failed_rows
-from .batches import Request, json_arrays, numbered
+from .batches import Request, numbered, record_batches
 from .records import Field, Limited, encode, within_limits
 from .rules import PayloadRules
 
 SEND = "__send"  # active | suppressed | null (left out, see WHY)
 WHY = "__why"
+# Where a target's bodies go as they are made: (file under payloads/<target>/, the body in
+# parts, its rows) -> the body, when the sink keeps it in memory (build_payloads), else None
+Sink = Callable[[str, Iterable[bytes], int | None], bytes | None]
 
 
 @dataclass
@@ -147,20 +150,29 @@ def absorb(limited: Limited, t: TargetPayloads) -> pl.DataFrame:
 
 
 def import_bodies(
-    records: pl.Series,
+    records: Iterable[pl.Series],
     batch: int,
     max_bytes: int,
     stem: str,
     path: str,
     envelope: Callable[[str], str],
+    sink: Sink,
     extra: dict[str, Any] | None = None,
     start: int = 1,
 ) -> list[Request]:
+    """The import bodies of `records` (in order), each given to `sink` as it is made."""
     overhead = len(envelope("").encode())
     out = []
-    for n, (array, count) in enumerate(json_arrays(records, batch, max_bytes, overhead), start):
-        out.append(
-            Request(numbered(stem, n, "json"), "POST", path, "application/json", count,
-                    envelope(array).encode(), dict(extra or {}))
-        )  # fmt: skip
+    for n, (array, count) in enumerate(record_batches(records, batch, max_bytes, overhead), start):
+        req = Request(numbered(stem, n, "json"), "POST", path, "application/json", count,
+                      b"", dict(extra or {}))  # fmt: skip
+        req.body = sink(req.file, [envelope(array).encode()], count) or b""
+        out.append(req)
     return out
+
+
+def lines_body(lines: Iterable[pl.Series]) -> Iterator[bytes]:
+    """A body of one text per line (NDJSON), in parts."""
+    for series in lines:
+        if series.len():
+            yield (series.str.join("\n").item() + "\n").encode()

@@ -4,13 +4,15 @@ bulk-delete bodies."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import polars as pl
 
 from ..schemas.payloads import MailerdashContact
-from .batches import Request, numbered
+from .batches import Request, Spool, exact_chunks, numbered
 from .common import (
     SEND,
+    Sink,
     TargetPayloads,
     apply_limits,
     import_bodies,
@@ -27,59 +29,78 @@ MAILERDASH_FIELDS = (
 )
 
 
-def mailerdash(
-    sel: pl.DataFrame, has_account: bool, candidates: pl.Series | None, rules: PayloadRules
-) -> TargetPayloads:
-    t = TargetPayloads()
-    frame = sel.with_columns(
-        pl.concat_str("first_name", "last_name", separator=" ", ignore_nulls=True)
-        .replace("", None)
-        .alias("__name")
-    )
-    tally(t, frame.head(0), frame.filter(pl.col(SEND).is_null()), None)
-    suppressed = frame.filter(pl.col(SEND) == "suppressed")
-    tally(t, frame.head(0), suppressed, "no_status_in_import")
-    lost = suppressed.filter(pl.col("class") == "update")  # active in the account
-    if lost.height:
-        t.warnings.append(warnings_of(
-            lost, "mailerdash", "status", "not_carried", "no status in import",
-            pl.format(
-                "{} here, active in the account: mailerdash's import cannot carry a status; "
-                "set it with PATCH /v1/bulk/contacts/{} and body {{\"status\": \"unsubscribed\"}}.",
-                pl.col("status"), pl.col("email"),
-            ),
-        ))  # fmt: skip
-    go = apply_limits(
-        frame.filter(pl.col(SEND) == "active"), MAILERDASH_FIELDS, "mailerdash", rules, t
-    )
-    records = records_of(go, MAILERDASH_FIELDS, MailerdashContact, "mailerdash")
-    tally(t, go, go.head(0), None)
-    t.requests += import_bodies(
-        records, rules.mailerdash_batch, rules.max_body_bytes, "import",
-        "/v1/bulk/contacts/import", lambda arr: arr,
-    )  # fmt: skip
-    emails = go.select(json_string(pl.col("email"))).to_series()
-    t.requests += import_bodies(
-        emails, rules.mailerdash_batch, rules.max_body_bytes, "import-preview",
-        "/v1/bulk/contacts/import-preview", lambda arr: '{"emails":' + arr + "}",
-        {"changes_nothing": True},
-    )  # fmt: skip
-    if has_account:
-        in_account = sel.filter(pl.col("account_id").is_not_null() | pl.col("class").is_in(
-            ["update", "unchanged", "suppressed_in_account"]))  # fmt: skip
-        doomed = pl.col("verdict").is_in(list(rules.delete_verdicts))
-        if rules.delete_suppress_candidates and candidates is not None:
-            doomed = doomed | pl.col("email").is_in(candidates.implode())
-        # Never a suppressed contact, whatever its verdict: deleting it would delete the
-        # account's record of the unsubscribe, and a later import could bring it back.
-        doomed = doomed & (pl.col("status") == "active")
-        gone = in_account.filter(doomed).get_column("email").to_list()
-        for i, lo in enumerate(range(0, len(gone), rules.mailerdash_batch), start=1):
-            chunk = gone[lo : lo + rules.mailerdash_batch]
-            t.requests.append(
-                Request(numbered("delete", i, "json"), "POST", "/v1/bulk/contacts/delete",
-                        "application/json", len(chunk),
-                        json.dumps({"emails": chunk}, ensure_ascii=False).encode(),
-                        {"deletes": True})
-            )  # fmt: skip
-    return t
+class Mailerdash:
+    """mailerdash's payloads, fed the selection a chunk of contacts at a time."""
+
+    name = "mailerdash"
+
+    def __init__(
+        self, has_account: bool, candidates: pl.Series | None, rules: PayloadRules, tmp: Path
+    ) -> None:
+        self.t = TargetPayloads()
+        self.rules = rules
+        self.has_account = has_account
+        self.candidates = candidates.implode() if candidates is not None else None
+        self.records = Spool(tmp, "mailerdash")
+        self.emails = Spool(tmp, "mailerdash-preview")
+        self.deletes = Spool(tmp, "mailerdash-delete")
+
+    def add(self, sel: pl.DataFrame) -> None:
+        t, rules = self.t, self.rules
+        frame = sel.with_columns(
+            pl.concat_str("first_name", "last_name", separator=" ", ignore_nulls=True)
+            .replace("", None)
+            .alias("__name")
+        )
+        tally(t, frame.head(0), frame.filter(pl.col(SEND).is_null()), None)
+        suppressed = frame.filter(pl.col(SEND) == "suppressed")
+        tally(t, frame.head(0), suppressed, "no_status_in_import")
+        lost = suppressed.filter(pl.col("class") == "update")  # active in the account
+        if lost.height:
+            t.warnings.append(warnings_of(
+                lost, "mailerdash", "status", "not_carried", "no status in import",
+                pl.format(
+                    "{} here, active in the account: mailerdash's import cannot carry a "
+                    "status; set it with PATCH /v1/bulk/contacts/{} and body "
+                    "{{\"status\": \"unsubscribed\"}}.",
+                    pl.col("status"), pl.col("email"),
+                ),
+            ))  # fmt: skip
+        go = apply_limits(
+            frame.filter(pl.col(SEND) == "active"), MAILERDASH_FIELDS, "mailerdash", rules, t
+        )
+        records = records_of(go, MAILERDASH_FIELDS, MailerdashContact, "mailerdash")
+        self.records.append(records.to_frame("r"))
+        tally(t, go, go.head(0), None)
+        self.emails.append(go.select(json_string(pl.col("email")).alias("r")))
+        if self.has_account:
+            in_account = sel.filter(pl.col("account_id").is_not_null() | pl.col("class").is_in(
+                ["update", "unchanged", "suppressed_in_account"]))  # fmt: skip
+            doomed = pl.col("verdict").is_in(list(rules.delete_verdicts))
+            if rules.delete_suppress_candidates and self.candidates is not None:
+                doomed = doomed | pl.col("email").is_in(self.candidates)
+            # Never a suppressed contact, whatever its verdict: deleting it would delete the
+            # account's record of the unsubscribe, and a later import could bring it back.
+            doomed = doomed & (pl.col("status") == "active")
+            self.deletes.append(in_account.filter(doomed).select("email"))
+
+    def finish(self, sink: Sink) -> TargetPayloads:
+        t, rules = self.t, self.rules
+        t.requests += import_bodies(
+            self.records.column("r"), rules.mailerdash_batch, rules.max_body_bytes, "import",
+            "/v1/bulk/contacts/import", lambda arr: arr, sink,
+        )  # fmt: skip
+        t.requests += import_bodies(
+            self.emails.column("r"), rules.mailerdash_batch, rules.max_body_bytes,
+            "import-preview", "/v1/bulk/contacts/import-preview",
+            lambda arr: '{"emails":' + arr + "}", sink, {"changes_nothing": True},
+        )  # fmt: skip
+        batches = exact_chunks(self.deletes.frames(), rules.mailerdash_batch)
+        for i, chunk in enumerate(batches, start=1):
+            gone = chunk.get_column("email").to_list()
+            req = Request(numbered("delete", i, "json"), "POST", "/v1/bulk/contacts/delete",
+                          "application/json", len(gone), b"", {"deletes": True})  # fmt: skip
+            body = json.dumps({"emails": gone}, ensure_ascii=False).encode()
+            req.body = sink(req.file, [body], len(gone)) or b""
+            t.requests.append(req)
+        return t

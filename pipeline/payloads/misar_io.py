@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import polars as pl
 
 from ..schemas.payloads import MisarIoContact
-from .batches import Request
+from .batches import Request, Spool
 from .common import (
     SEND,
+    Sink,
     TargetPayloads,
     absorb,
     apply_limits,
+    lines_body,
     records_of,
     status_as,
     tally,
@@ -37,41 +40,57 @@ MISAR_IO_FIELDS = (
 UPSERT_PATH = "/io/contacts/contacts?upsert=1"
 
 
-def misar_io(sel: pl.DataFrame, rules: PayloadRules) -> TargetPayloads:
-    t = TargetPayloads()
-    frame = sel.with_columns(status_as("subscribed", None).alias("__status"))
-    tally(t, frame.head(0), frame.filter(pl.col(SEND).is_null()), None)
-    go = apply_limits(
-        frame.filter(pl.col(SEND).is_not_null()), MISAR_IO_FIELDS, "misar-io", rules, t
-    )
-    cf = pl.col("custom_fields")
-    # cheap bound: every key is followed by `":`, so fewer than 21 of them means ≤ 20 keys
-    maybe_over = (cf.str.len_bytes() > 8192) | (cf.str.count_matches('":', literal=True) > 20)
-    go = absorb(objects_within_limits(
-        go, "custom_fields", "customFields", custom_fields_fix(20, 8192), "misar-io",
-        rules.policy, "20 keys, 8192 bytes", maybe_over), t)  # fmt: skip
-    go = absorb(objects_within_limits(
-        go, "social_profiles", "socialProfiles", social_profiles_fix(500), "misar-io",
-        rules.policy, "documented keys, 500 characters"), t)  # fmt: skip
-    records = records_of(go, MISAR_IO_FIELDS, MisarIoContact, "misar-io")
-    tally(t, go, go.head(0), None)
-    if records.len():
-        body = (records.str.join("\n").item() + "\n").encode()
-        t.requests.append(
-            Request("upserts.ndjson", "POST", UPSERT_PATH, "application/x-ndjson", records.len(),
-                    body, {"one_request_per_line": True})
-        )  # fmt: skip
-    windows = math.ceil(records.len() / rules.misar_io_writes)
-    plan = {
-        "requests": records.len(),
-        "method": "POST",
-        "path": UPSERT_PATH,
-        "file": "payloads/misar-io/upserts.ndjson",
-        "writes_per_window": rules.misar_io_writes,
-        "window_seconds": rules.misar_io_window_seconds,
-        "windows": windows,
-        # the first window starts at once; each later one waits for the window to pass
-        "minimum_seconds": max(windows - 1, 0) * rules.misar_io_window_seconds,
-    }
-    t.files.append(("plan.json", (json.dumps(plan, indent=2) + "\n").encode(), None))
-    return t
+class MisarIo:
+    """misar-io's payloads, fed the selection a chunk of contacts at a time."""
+
+    name = "misar-io"
+
+    def __init__(self, rules: PayloadRules, tmp: Path) -> None:
+        self.t = TargetPayloads()
+        self.rules = rules
+        self.records = Spool(tmp, "misar-io")
+
+    def add(self, sel: pl.DataFrame) -> None:
+        t, rules = self.t, self.rules
+        frame = sel.with_columns(status_as("subscribed", None).alias("__status"))
+        tally(t, frame.head(0), frame.filter(pl.col(SEND).is_null()), None)
+        go = apply_limits(
+            frame.filter(pl.col(SEND).is_not_null()), MISAR_IO_FIELDS, "misar-io", rules, t
+        )
+        cf = pl.col("custom_fields")
+        # cheap bound: every key is followed by `":`, so fewer than 21 of them means ≤ 20 keys
+        maybe_over = (cf.str.len_bytes() > 8192) | (cf.str.count_matches('":', literal=True) > 20)
+        go = absorb(objects_within_limits(
+            go, "custom_fields", "customFields", custom_fields_fix(20, 8192), "misar-io",
+            rules.policy, "20 keys, 8192 bytes", maybe_over), t)  # fmt: skip
+        go = absorb(objects_within_limits(
+            go, "social_profiles", "socialProfiles", social_profiles_fix(500), "misar-io",
+            rules.policy, "documented keys, 500 characters"), t)  # fmt: skip
+        self.records.append(
+            records_of(go, MISAR_IO_FIELDS, MisarIoContact, "misar-io").to_frame("r")
+        )
+        tally(t, go, go.head(0), None)
+
+    def finish(self, sink: Sink) -> TargetPayloads:
+        t, rules = self.t, self.rules
+        count = self.records.rows
+        if count:
+            req = Request("upserts.ndjson", "POST", UPSERT_PATH, "application/x-ndjson", count,
+                          b"", {"one_request_per_line": True})  # fmt: skip
+            req.body = sink(req.file, lines_body(self.records.column("r")), count) or b""
+            t.requests.append(req)
+        windows = math.ceil(count / rules.misar_io_writes)
+        plan = {
+            "requests": count,
+            "method": "POST",
+            "path": UPSERT_PATH,
+            "file": "payloads/misar-io/upserts.ndjson",
+            "writes_per_window": rules.misar_io_writes,
+            "window_seconds": rules.misar_io_window_seconds,
+            "windows": windows,
+            # the first window starts at once; each later one waits for the window to pass
+            "minimum_seconds": max(windows - 1, 0) * rules.misar_io_window_seconds,
+        }
+        body = (json.dumps(plan, indent=2) + "\n").encode()
+        t.files.append(("plan.json", sink("plan.json", [body], None) or b"", None))
+        return t

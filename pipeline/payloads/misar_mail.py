@@ -4,14 +4,16 @@ form."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import polars as pl
 
 from ..outputs import neutralize_formulas
 from ..schemas.payloads import MisarMailContact
-from .batches import Request, numbered
+from .batches import Request, Spool, exact_chunks, numbered
 from .common import (
     SEND,
+    Sink,
     TargetPayloads,
     apply_limits,
     import_bodies,
@@ -33,42 +35,74 @@ MISAR_MAIL_FIELDS = (
 )
 
 
-def misar_mail(sel: pl.DataFrame, has_account: bool, rules: PayloadRules) -> TargetPayloads:
-    t = TargetPayloads()
-    frame = sel.with_columns(status_as("subscribed", None).alias("__status"))
-    tally(t, frame.head(0), frame.filter(pl.col(SEND).is_null()), None)
-    go = apply_limits(
-        frame.filter(pl.col(SEND).is_not_null()), MISAR_MAIL_FIELDS, "misar-mail", rules, t
-    )
-    if has_account:  # the preview says which exist: new ones never update, updates do
-        streams = [(go.filter(pl.col("class") == "new"), False),
-                   (go.filter(pl.col("class") == "update"), True)]  # fmt: skip
-    else:
-        streams = [(go, rules.misar_mail_update_existing)]
-    n = 1
-    for part, update in streams:
-        if part.is_empty():
-            continue
-        flag = json.dumps(update)
-        reqs = import_bodies(
-            records_of(part, MISAR_MAIL_FIELDS, MisarMailContact, "misar-mail"),
-            rules.misar_mail_batch, rules.max_body_bytes, "import", "/api/v1/contacts/import",
-            lambda arr, flag=flag: '{"contacts":' + arr + ',"update_existing":' + flag + "}",
-            {"update_existing": update}, start=n,
-        )  # fmt: skip
-        n += len(reqs)
-        t.requests += reqs
-        tally(t, part, part.head(0), None)
-        t.alternatives += _misar_mail_csv(part, update, rules, len(t.alternatives) + 1, t)
-    return t
+class MisarMail:
+    """misar-mail's payloads, fed the selection a chunk of contacts at a time. With an
+    account, new contacts never update and updates do: two streams, new ones first."""
+
+    name = "misar-mail"
+
+    def __init__(self, has_account: bool, rules: PayloadRules, tmp: Path) -> None:
+        self.t = TargetPayloads()
+        self.rules = rules
+        self.has_account = has_account
+        flags = [("new", False), ("update", True)] if has_account else [
+            ("all", rules.misar_mail_update_existing)]  # fmt: skip
+        # per stream: its update_existing, its JSON records and its CSV rows
+        self.streams = [
+            (update, Spool(tmp, f"misar-mail-{name}"), Spool(tmp, f"misar-mail-{name}-csv"))
+            for name, update in flags
+        ]
+
+    def add(self, sel: pl.DataFrame) -> None:
+        t, rules = self.t, self.rules
+        frame = sel.with_columns(status_as("subscribed", None).alias("__status"))
+        tally(t, frame.head(0), frame.filter(pl.col(SEND).is_null()), None)
+        go = apply_limits(
+            frame.filter(pl.col(SEND).is_not_null()), MISAR_MAIL_FIELDS, "misar-mail", rules, t
+        )
+        if self.has_account:  # the preview says which exist
+            parts = [go.filter(pl.col("class") == "new"), go.filter(pl.col("class") == "update")]
+        else:
+            parts = [go]
+        for part, (_, records, rows) in zip(parts, self.streams, strict=True):
+            if part.is_empty():
+                continue
+            records.append(
+                records_of(part, MISAR_MAIL_FIELDS, MisarMailContact, "misar-mail").to_frame("r")
+            )
+            tally(t, part, part.head(0), None)
+            rows.append(_csv_rows(part, t))
+
+    def finish(self, sink: Sink) -> TargetPayloads:
+        t, rules = self.t, self.rules
+        n = 1
+        for update, records, rows in self.streams:
+            if not records.rows:
+                continue
+            flag = json.dumps(update)
+            reqs = import_bodies(
+                records.column("r"), rules.misar_mail_batch, rules.max_body_bytes, "import",
+                "/api/v1/contacts/import",
+                lambda arr, flag=flag: '{"contacts":' + arr + ',"update_existing":' + flag + "}",
+                sink, {"update_existing": update}, start=n,
+            )  # fmt: skip
+            n += len(reqs)
+            t.requests += reqs
+            path = "/api/v1/contacts/import" + ("?update_existing=true" if update else "")
+            for chunk in exact_chunks(rows.frames(), rules.misar_mail_batch):
+                i = len(t.alternatives) + 1
+                req = Request(numbered("import", i, "csv"), "POST", path, "text/csv",
+                              chunk.height, b"", {"update_existing": update})  # fmt: skip
+                body = neutralize_formulas(chunk).write_csv().encode()
+                req.body = sink(req.file, [body], chunk.height) or b""
+                t.alternatives.append(req)
+        return t
 
 
-def _misar_mail_csv(
-    part: pl.DataFrame, update: bool, rules: PayloadRules, start: int, t: TargetPayloads
-) -> list[Request]:
-    """The CSV form (`Content-Type: text/csv`, header email,firstName,lastName,tags): it
-    has no status column, so it carries the subscribed contacts only; and tags are
-    `,`-joined in one cell, so a contact with a `,` or `;` in a tag goes by JSON only.
+def _csv_rows(part: pl.DataFrame, t: TargetPayloads) -> pl.DataFrame:
+    """The rows of the CSV form (`Content-Type: text/csv`, header email,firstName,lastName,
+    tags): it has no status column, so it carries the subscribed contacts only; and tags
+    are `,`-joined in one cell, so a contact with a `,` or `;` in a tag goes by JSON only.
     `update_existing` is a query parameter for a CSV body."""
     active = part.filter(pl.col(SEND) == "active")
     split = pl.col("tags").list.eval(pl.element().str.contains("[,;]")).list.any().fill_null(False)
@@ -79,19 +113,9 @@ def _misar_mail_csv(
             "a tag holds a comma or semicolon, which the CSV form's tags cell would split: "
             "this contact is in the JSON import only.",
         ))  # fmt: skip
-    rows = active.filter(~split).select(
+    return active.filter(~split).select(
         "email",
         pl.col("first_name").alias("firstName"),
         pl.col("last_name").alias("lastName"),
         pl.col("tags").list.join(",").alias("tags"),
     )
-    out = []
-    for i, lo in enumerate(range(0, rows.height, rules.misar_mail_batch), start=start):
-        chunk = neutralize_formulas(rows.slice(lo, rules.misar_mail_batch))
-        out.append(
-            Request(numbered("import", i, "csv"), "POST",
-                    "/api/v1/contacts/import" + ("?update_existing=true" if update else ""),
-                    "text/csv", chunk.height, chunk.write_csv().encode(),
-                    {"update_existing": update})
-        )  # fmt: skip
-    return out

@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import polars as pl
 
 from ..schemas.payloads import MisarmailContact
-from .batches import Request, numbered
+from .batches import Request, Spool, numbered
 from .common import (
     SEND,
+    Sink,
     TargetPayloads,
     apply_limits,
     import_bodies,
@@ -40,60 +42,83 @@ UPDATE_FIELDS = {  # our changed field -> (payload key, value column)
 }
 
 
-def misarmail(
-    sel: pl.DataFrame, account: pl.DataFrame | None, rules: PayloadRules, import_tags: list[str]
-) -> TargetPayloads:
-    t = TargetPayloads()
-    frame = sel.with_columns(status_as("active", "unsubscribed").alias("__status"))
-    left = frame.filter(pl.col(SEND).is_null())
-    tally(t, frame.head(0), left, None)
-    go = apply_limits(
-        frame.filter(pl.col(SEND).is_not_null()), MISARMAIL_FIELDS, "misarmail", rules, t
-    )
-    tags = list(dict.fromkeys([*rules.misarmail_tags, *import_tags]))
-    has_account = account is not None
-    new = go.filter(pl.col("class").is_null() | (pl.col("class") == "new"))
-    skip_existing = True if has_account else rules.misarmail_skip_existing
+class Misarmail:
+    """misarmail's payloads, fed the selection a chunk of contacts at a time."""
 
-    def envelope(arr: str) -> str:
-        return (
-            '{"contacts":'
-            + arr
-            + ',"skipExisting":'
-            + json.dumps(skip_existing)
-            + ',"tags":'
-            + json.dumps(tags, ensure_ascii=False)
-            + "}"
+    name = "misarmail"
+
+    def __init__(
+        self, account: pl.DataFrame | None, rules: PayloadRules, import_tags: list[str], tmp: Path
+    ) -> None:
+        self.t = TargetPayloads()
+        self.rules = rules
+        self.account_tags = _account_tags(account) if account is not None else None
+        self.tags = list(dict.fromkeys([*rules.misarmail_tags, *import_tags]))
+        self.skip_existing = True if account is not None else rules.misarmail_skip_existing
+        self.new = Spool(tmp, "misarmail-new")
+        # update body -> the account ids it goes to: bodies in order of first appearance
+        self.updates: dict[str, list[str]] = {}
+
+    def add(self, sel: pl.DataFrame) -> None:
+        t, rules = self.t, self.rules
+        frame = sel.with_columns(status_as("active", "unsubscribed").alias("__status"))
+        tally(t, frame.head(0), frame.filter(pl.col(SEND).is_null()), None)
+        go = apply_limits(
+            frame.filter(pl.col(SEND).is_not_null()), MISARMAIL_FIELDS, "misarmail", rules, t
         )
+        new = go.filter(pl.col("class").is_null() | (pl.col("class") == "new"))
+        self.new.append(
+            records_of(new, MISARMAIL_FIELDS, MisarmailContact, "misarmail").to_frame("r")
+        )
+        tally(t, new, new.head(0), None)
+        updates = go.filter(pl.col("class") == "update")
+        if self.account_tags is not None and updates.height:
+            for update, ids in _update_groups(updates, self.account_tags).iter_rows():
+                self.updates.setdefault(update, []).extend(ids)
+            tally(t, updates, updates.head(0), None)
 
-    t.requests += import_bodies(
-        records_of(new, MISARMAIL_FIELDS, MisarmailContact, "misarmail"),
-        rules.misarmail_batch,
-        rules.max_body_bytes,
-        "import",
-        "/v1/contacts/import",
-        envelope,
-        {"skipExisting": skip_existing, "tags": tags},
-    )
-    tally(t, new, new.head(0), None)
-    updates = go.filter(pl.col("class") == "update")
-    if has_account and updates.height:
-        t.requests += _bulk_updates(updates, account, rules)
-        tally(t, updates, updates.head(0), None)
-    return t
+    def finish(self, sink: Sink) -> TargetPayloads:
+        t, rules = self.t, self.rules
+        skip, tags = self.skip_existing, self.tags
+
+        def envelope(arr: str) -> str:
+            return (
+                '{"contacts":'
+                + arr
+                + ',"skipExisting":'
+                + json.dumps(skip)
+                + ',"tags":'
+                + json.dumps(tags, ensure_ascii=False)
+                + "}"
+            )
+
+        t.requests += import_bodies(
+            self.new.column("r"),
+            rules.misarmail_batch,
+            rules.max_body_bytes,
+            "import",
+            "/v1/contacts/import",
+            envelope,
+            sink,
+            {"skipExisting": skip, "tags": tags},
+        )
+        t.requests += _bulk_updates(self.updates, rules, sink)
+        return t
 
 
-def _bulk_updates(
-    updates: pl.DataFrame, account: pl.DataFrame, rules: PayloadRules
-) -> list[Request]:
-    """`PATCH /v1/contacts/bulk` bodies `{ids, update}`: contacts whose update is the same
-    share a body. Tags are the union of the account's and ours (an update never removes
-    a tag); a status change is `unsubscribed`, the one suppressed status seed 000 takes."""
-    acc_tags = (
+def _account_tags(account: pl.DataFrame) -> pl.DataFrame:
+    return (
         account.select("email_key", pl.col("tags").alias("__acc_tags"))
         if "tags" in account.columns
         else account.select("email_key", pl.lit(None, pl.List(pl.String)).alias("__acc_tags"))
     ).unique("email_key", keep="first", maintain_order=True)
+
+
+def _update_groups(updates: pl.DataFrame, acc_tags: pl.DataFrame) -> pl.DataFrame:
+    """The update body of each contact (`__update`) and the account ids it goes to, in
+    order of first appearance. Tags are the union of the account's and ours (an update
+    never removes a tag); a status change is `unsubscribed`, the one suppressed status
+    seed 000 takes; a contact whose update changes nothing is left out."""
     frame = updates.join(acc_tags, on="email_key", how="left", maintain_order="left").with_columns(
         pl.concat_list(pl.col("__acc_tags").fill_null([]), pl.col("tags").fill_null([]))
         .list.unique(maintain_order=True)
@@ -109,16 +134,21 @@ def _bulk_updates(
         Field(key, f"__u_{key}", kinds.get(key, "text")) for key, _ in UPDATE_FIELDS.values()
     )
     frame = frame.with_columns(encode(fields).alias("__update")).filter(pl.col("__update") != "{}")
-    groups = frame.group_by("__update", maintain_order=True).agg(pl.col("account_id"))
+    return frame.group_by("__update", maintain_order=True).agg(pl.col("account_id"))
+
+
+def _bulk_updates(groups: dict[str, list[str]], rules: PayloadRules, sink: Sink) -> list[Request]:
+    """`PATCH /v1/contacts/bulk` bodies `{ids, update}`: contacts whose update is the same
+    share a body."""
     out: list[Request] = []
     n = 0
-    for update, ids in groups.iter_rows():
+    for update, ids in groups.items():
         for i in range(0, len(ids), rules.misarmail_batch):
             n += 1
             chunk = ids[i : i + rules.misarmail_batch]
             body = '{"ids":' + json.dumps(chunk) + ',"update":' + update + "}"
-            out.append(
-                Request(numbered("bulk-update", n, "json"), "PATCH", "/v1/contacts/bulk",
-                        "application/json", len(chunk), body.encode())
-            )  # fmt: skip
+            req = Request(numbered("bulk-update", n, "json"), "PATCH", "/v1/contacts/bulk",
+                          "application/json", len(chunk), b"")  # fmt: skip
+            req.body = sink(req.file, [body.encode()], len(chunk)) or b""
+            out.append(req)
     return out

@@ -25,6 +25,9 @@ WARNING_SCHEMA = {
     "limit": pl.String,
     "message": pl.String,
 }
+# A contact's place among all contacts (PayloadBuilder numbers them): warnings made a
+# chunk at a time carry it, to be put in one order whatever the chunks.
+POS = "__pos"
 SOCIAL_KEYS = ("linkedin", "twitter", "instagram", "telegram", "whatsapp", "reddit", "youtube")
 
 
@@ -105,7 +108,8 @@ def warnings_of(
     limit: str,
     message: str | pl.Expr,
 ) -> pl.DataFrame:
-    """payload_warnings.csv rows (WARNING_SCHEMA) for the contacts of `frame`."""
+    """payload_warnings.csv rows (WARNING_SCHEMA) for the contacts of `frame`, with
+    their POS when the frame has it."""
     return frame.select(
         pl.lit(target).alias("target"),
         pl.col("email"),
@@ -113,6 +117,7 @@ def warnings_of(
         (pl.lit(action) if isinstance(action, str) else action).alias("action"),
         pl.lit(limit).alias("limit"),
         (pl.lit(message) if isinstance(message, str) else message).alias("message"),
+        *([pl.col(POS)] if POS in frame.columns else []),
     )
 
 
