@@ -16,6 +16,7 @@ from test_payloads import RULES, contact, contacts
 
 from listhygiene.existing import AccountMatcher, import_preview, reconcile
 from listhygiene.payloads import TARGETS, PayloadBuilder, build_payloads
+from listhygiene.payloads.batches import record_batches
 from listhygiene.payloads.common import Sink
 
 # small caps, so that a few contacts make several bodies (and the byte cap cuts some)
@@ -101,3 +102,35 @@ def test_the_account_matcher_over_chunks_is_reconcile_and_the_preview() -> None:
     assert pl.concat(parts).equals(whole.classes)
     assert matcher.preview() == import_preview(ours, account, 30, whole)
     assert matcher.counts["only_in_account"] == 6
+
+
+def _greedy(texts: list[str], max_count: int, max_bytes: int, overhead: int) -> list[str]:
+    """The cuts by their definition, one record at a time."""
+    out, batch, size = [], [], overhead + 1
+    for t in texts:
+        n = len(t.encode()) + 1
+        if batch and (len(batch) >= max_count or size + n > max_bytes):
+            out.append("[" + ",".join(batch) + "]")
+            batch, size = [], overhead + 1
+        batch.append(t)
+        size += n
+    return [*out, "[" + ",".join(batch) + "]"] if batch else out
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    sizes=st.lists(st.integers(1, 60), max_size=80),
+    cuts=st.lists(st.integers(0, 30), max_size=6),
+    max_count=st.integers(1, 9),
+    max_bytes=st.integers(20, 200),
+)
+def test_record_batches_cut_as_one_record_at_a_time(
+    sizes: list[int], cuts: list[int], max_count: int, max_bytes: int
+) -> None:
+    texts = [f'"{"é" * (n // 2)}{"x" * (n % 2)}"' for n in sizes]  # multi-byte on purpose
+    series, lo = [], 0
+    for n in [*cuts, len(texts)]:
+        series.append(pl.Series(texts[lo : lo + n], dtype=pl.String))
+        lo += n
+    got = [text for text, _ in record_batches(series, max_count, max_bytes, overhead=9)]
+    assert got == _greedy(texts, max_count, max_bytes, overhead=9)

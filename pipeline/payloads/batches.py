@@ -49,18 +49,35 @@ def record_batches(
     bytes of envelope) is at most `max_bytes`; a single record larger than that gets a
     batch of its own. `records` are series of JSON texts, in order: the same cuts,
     whatever their lengths."""
-    batch: list[str] = []
-    size = overhead + 1
+    open_batch = pl.Series("r", [], dtype=pl.String)  # the records of the batch not yet cut
     for series in records:
-        sizes = (series.str.len_bytes() + 1).to_list()  # the record and its comma
-        for text, n in zip(series.to_list(), sizes, strict=True):
+        if not series.len():
+            continue
+        joined = pl.concat([open_batch, series.rename("r")])
+        frame = pl.DataFrame(
+            {"r": joined, "n": joined.str.len_bytes() + 1}  # the record and its comma
+        ).with_columns((pl.int_range(pl.len(), dtype=pl.UInt32) // max_count).alias("b"))
+        per = frame.group_by("b", maintain_order=True).agg(
+            pl.col("n").sum(), pl.len().alias("count"), pl.col("r").str.join(",")
+        )
+        if per.get_column("n").max() + overhead + 1 <= max_bytes:
+            # the usual case: the contact cap closes every batch
+            full = per.filter(pl.col("count") == max_count)
+            for text, count in full.select("r", "count").iter_rows():
+                yield "[" + text + "]", count
+            open_batch = joined.slice(full.height * max_count)
+            continue
+        batch: list[str] = []
+        size = overhead + 1
+        for text, n in frame.select("r", "n").iter_rows():
             if batch and (len(batch) >= max_count or size + n > max_bytes):
                 yield "[" + ",".join(batch) + "]", len(batch)
                 batch, size = [], overhead + 1
             batch.append(text)
             size += n
-    if batch:
-        yield "[" + ",".join(batch) + "]", len(batch)
+        open_batch = pl.Series("r", batch, dtype=pl.String)
+    if open_batch.len():
+        yield "[" + open_batch.str.join(",").item() + "]", open_batch.len()
 
 
 class Spool:
@@ -78,7 +95,7 @@ class Spool:
     def append(self, frame: pl.DataFrame) -> None:
         if frame.is_empty():
             return
-        table = frame.to_arrow(compat_level=pl.CompatLevel.oldest())
+        table = frame.to_arrow()  # polars' own layout (string views): no copy
         if self._writer is None:
             self._schema = table.schema
             self._sink = pa.OSFile(str(self.path), "wb")
