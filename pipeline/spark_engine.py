@@ -49,7 +49,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from .contact_counts import ContactCounts, summed_counts
-from .engagement_lists import INACTIVE_FIRST_SQL
+from .engagement_lists import INACTIVE_FIRST_SQL, SORT_KEY
 from .errors import ListHygieneError
 from .ordered_rows import OrderedRows, sorted_parts
 from .outputs import write_parquet_file
@@ -445,15 +445,21 @@ def _shard_task(context: dict[str, Any], shard: int) -> dict[str, Any]:
     rank = pl.col("source_file").replace_strict(context["file_order"], return_dtype=pl.Int64)
     positioned = done.contacts.with_columns((rank * 2**32 + pl.col("source_row")).alias(POSITION))
     _write(staging, f"contacts/shard={shard}/part-0.parquet", positioned)
-    if done.contacts.height:  # the output's part, as the driver copies it into contacts/
-        fs, base = _filesystem(staging)
-        fs.create_dir(f"{base}/out/contacts/shard={shard}", recursive=True)
-        with fs.open_output_stream(f"{base}/out/contacts/shard={shard}/part-0.parquet") as f:
-            write_parquet_file(contacts_table(done.contacts), f)
+    # the output tables' parts, as the driver copies them into <table>/shard=K/
+    tables = {"contacts": contacts_table(done.contacts)} | {
+        name: rows.drop(SORT_KEY) for name, rows in done.lists.items()
+    }
+    fs, base = _filesystem(staging)
+    for table, frame in tables.items():
+        if frame.height:
+            fs.create_dir(f"{base}/out/{table}/shard={shard}", recursive=True)
+            with fs.open_output_stream(f"{base}/out/{table}/shard={shard}/part-0.parquet") as f:
+                write_parquet_file(frame, f)
     events_n = ev.height if ev is not None else 0
     return {"shard": shard, "rows": accepted.height, "contacts": done.contacts.height,
             "events": events_n, "seconds": round(time.perf_counter() - started, 4),
-            "worker_peak_rss_mb": _peak_mb()}  # fmt: skip
+            "worker_peak_rss_mb": _peak_mb(),
+            "tables": {t: f.height for t, f in tables.items()}}  # fmt: skip
 
 
 # -- the driver ----------------------------------------------------------------------------
@@ -762,11 +768,14 @@ def spark_prepared(
             *_by_shard("duplicates", duplicates, _shards_of(duplicates, rules, n)),
             *_by_shard("possible_duplicates", possible, _shards_of(possible, rules, n)),
         ]
-        staged = [
-            (f"contacts/shard={t['shard']}/part-0.parquet", t["contacts"])
+        staged = [  # contacts/ and each list's folder, as the shards wrote them
+            (f"{table}/shard={t['shard']}/part-0.parquet", t["tables"][table])
+            for table in ("contacts", *shaped.lists)
             for t in sorted(shard_tasks, key=lambda t: t["shard"])
-            if t["contacts"]
+            if t["tables"][table]
         ]
+        for t in shard_tasks:  # the manifest's task entries: their own figures only
+            t.pop("tables")
         yield Prepared(
             parquet_parts=partitioned,
             copied_parts=[(r, _staged_bytes(staging, f"out/{r}"), rows) for r, rows in staged],

@@ -24,6 +24,7 @@ from paths import REPO
 from listhygiene import ordered_rows, outputs
 from listhygiene.cli import main
 from listhygiene.deliverability import DnsOptions
+from listhygiene.outputs import neutralize_formulas
 from listhygiene.run import RunOptions, execute
 from listhygiene.spark_engine import SparkOptions, spark_inputs
 
@@ -35,7 +36,14 @@ ACCOUNT = REPO / "tests" / "existing" / "misarmail_contacts.json"
 AS_OF = datetime(2026, 11, 1, tzinfo=UTC)
 RUN_ID = re.compile(rb"\d{8}T\d{6}Z-[0-9a-f]{6}")
 WITH_RUN_ID = {"report.html", "summary.md"}  # name the run: compared with its id masked
-PARTITIONED = ("contacts", "duplicates", "possible_duplicates")  # the Spark run's own tables
+PARTITIONED = {
+    "contacts",
+    "duplicates",
+    "possible_duplicates",
+    "unengaged",
+    "suppress_candidates",
+    "winback_audience",
+}
 
 
 def _run(tmp: Path, name: str, engine: str, inputs: list[Path], **kw) -> Path:
@@ -67,8 +75,8 @@ def _files(out: Path) -> dict[str, bytes]:
 
 def _assert_identical(embedded: Path, spark: Path) -> int:
     """Every output file of the embedded run, byte-identical in the Spark run (run ids
-    masked where a file names its run); the partitioned contacts table holds exactly
-    contacts.parquet's rows. Returns the number of files compared."""
+    masked where a file names its run); the partitioned tables hold exactly the rows of
+    their single files. Returns the number of files compared."""
     a, b = _files(embedded), _files(spark)
     assert sorted(a) == sorted(b)
     for name in a:
@@ -92,6 +100,20 @@ def _assert_identical(embedded: Path, spark: Path) -> int:
         if table != "contacts":  # compared as the CSV's text
             sharded = sharded.select(pl.all().cast(pl.String))
         assert sharded.sort(key).equals(whole.sort(key)), table
+    for name in ("unengaged", "suppress_candidates", "winback_audience"):
+        if not (embedded / f"{name}.csv").exists():
+            assert not (spark / name).exists(), name
+            continue
+        whole = pl.read_csv(embedded / f"{name}.csv", infer_schema=False)
+        parts = sorted((spark / name).glob("shard=*/part-0.parquet"))
+        assert bool(parts) == bool(whole.height), name
+        if parts:  # the CSV's text of the partitioned rows
+            sharded = neutralize_formulas(pl.concat([pl.read_parquet(p) for p in parts]))
+            sharded = sharded.select(
+                pl.col(c).dt.strftime("%Y-%m-%dT%H:%M:%SZ") if t == pl.Datetime else
+                pl.col(c).cast(pl.String) for c, t in sharded.schema.items()
+            )  # fmt: skip
+            assert sharded.sort("email").equals(whole.sort("email")), name
     return len(a)
 
 
