@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 MANIFEST = "manifest.json"
-ROW_GROUP = 1 << 20  # rows per row group of a Parquet output written in chunks
+ROW_GROUP = 1 << 18  # rows per row group of a Parquet output written in chunks (held until full)
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 

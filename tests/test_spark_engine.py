@@ -55,7 +55,7 @@ def _run(tmp: Path, name: str, engine: str, inputs: list[Path], **kw) -> Path:
         as_of=AS_OF,
         dns=DnsOptions(mode="cache"),
         engine=engine,
-        spark=SparkOptions(shards=kw.pop("shards", 8)),
+        spark=SparkOptions(shards=kw.pop("shards", 8), staging=kw.pop("staging", None)),
         **kw,
     )
     result = execute(opts)
@@ -264,6 +264,17 @@ def test_a_reused_staging_folder_never_mixes_runs(tmp_path):
         embedded = _run(tmp_path, f"duck-{name}", "duckdb", inputs)
         _assert_identical(embedded, tmp_path / name)
         assert list(staging.iterdir()) == []  # the run's folder is gone
+
+
+def test_a_staging_uri_is_read_back_through_pyarrow_fs(tmp_path):
+    """A --spark-staging URI (file:// here, the path hdfs:// and s3:// take): the driver
+    copies the shards' parts to its own disk before sorting them."""
+    staging = tmp_path / "st aging"
+    kw = {"events": [EVENTS], "existing": ACCOUNT, "campaign_id": "winback-1"}
+    embedded = _run(tmp_path, "duck", "duckdb", [SAMPLE], **kw)
+    spark = _run(tmp_path, "spark", "spark", [SAMPLE], staging=staging.as_uri(), **kw)
+    _assert_identical(embedded, spark)
+    assert list(staging.iterdir()) == []
 
 
 def test_the_same_events_file_twice_and_a_spaced_uri(tmp_path):
