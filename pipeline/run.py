@@ -303,6 +303,8 @@ class Prepared:
     engine: dict[str, Any]  # the manifest's `engine`
     # the Spark engine's contacts, duplicates and possible duplicates, by shard
     parquet_parts: list[tuple[str, pl.DataFrame]] = field(default_factory=list)
+    # the Spark engine's payload parts per target, made by the shards (PayloadBuilder.take)
+    payload_parts: dict[str, dict[str, Any]] | None = None
     # the Spark engine's contacts by shard, as the shards wrote them: (path, bytes, rows)
     copied_parts: list[tuple[str, Iterable[bytes], int]] = field(default_factory=list)
 
@@ -531,11 +533,15 @@ def _outputs(
         if account is not None:
             matcher = AccountMatcher(account.contacts, sum(t.input_rows for t in tables))
             classes = Spool(spools, "account-classes")
-        for chunk in rows.chunks():
+        if p.payload_parts is not None:  # the shards made the records: merged in order
+            for name, part in p.payload_parts.items():
+                builder.take(name, **part)
+        for chunk in rows.chunks() if matcher is not None or p.payload_parts is None else ():
             chunk_classes = matcher.add(chunk) if matcher is not None else None
             if matcher is not None:
                 classes.append(chunk_classes)
-            builder.add(chunk, chunk_classes)
+            if p.payload_parts is None:
+                builder.add(chunk, chunk_classes)
         if matcher is not None:
             rest = matcher.rest()
             out.write_csv_chunks(  # our contacts in order, then the account's others

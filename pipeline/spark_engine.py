@@ -53,6 +53,7 @@ from .engagement_lists import INACTIVE_FIRST_SQL, SORT_KEY
 from .errors import ListHygieneError
 from .ordered_rows import OrderedRows, sorted_parts
 from .outputs import write_parquet_file
+from .payloads.records import POS
 
 if TYPE_CHECKING:  # run.py imports this module; these are only for the type checker
     from .ruleset import RuleSet
@@ -62,7 +63,7 @@ if TYPE_CHECKING:  # run.py imports this module; these are only for the type che
 
 SHARD = "shard"  # a partition folder named `__x` would be hidden from readers
 DOMAIN = "__domain"  # the DNS key of the address's domain
-POSITION = "__pos"  # a contact's place in input order: file rank × 2³², then its row
+POSITION = POS  # a contact's place in input order: file rank × 2³², then its row
 ORDER = "__order"  # (input index, archive member): the file's place among the inputs
 MEMBER = "__member"
 BATCH = "__batch"  # an events file's batch (archive member); with ORDER, its source_file
@@ -455,11 +456,87 @@ def _shard_task(context: dict[str, Any], shard: int) -> dict[str, Any]:
             fs.create_dir(f"{base}/out/{table}/shard={shard}", recursive=True)
             with fs.open_output_stream(f"{base}/out/{table}/shard={shard}/part-0.parquet") as f:
                 write_parquet_file(frame, f)
+    payload = _shard_payloads(context, shard, positioned, account, done.lists)
     events_n = ev.height if ev is not None else 0
     return {"shard": shard, "rows": accepted.height, "contacts": done.contacts.height,
             "events": events_n, "seconds": round(time.perf_counter() - started, 4),
             "worker_peak_rss_mb": _peak_mb(),
-            "tables": {t: f.height for t, f in tables.items()}}  # fmt: skip
+            "tables": {t: f.height for t, f in tables.items()}, "payload": payload}  # fmt: skip
+
+
+def _shard_payloads(
+    context: dict[str, Any],
+    shard: int,
+    contacts: pl.DataFrame,
+    account: pl.DataFrame | None,
+    lists: dict[str, pl.DataFrame],
+) -> dict[str, Any]:
+    """The payload records of the shard's contacts (with their POSITION), made by the
+    same builder the embedded engine feeds, written to staging per target and spool for
+    the driver to merge in input order and cut into bodies. Returns each target's
+    counts and what it wrote."""
+    from .existing import reconcile
+    from .payloads import PayloadBuilder
+
+    targets, rules, import_tags = context["payloads"]
+    classes = part = None
+    if account is not None:  # the account's rows of these contacts, and their classes
+        part = account.join(contacts.select("email_key"), on="email_key", how="semi")
+        classes = reconcile(contacts, part).classes
+    candidates = lists.get("suppress_candidates")
+    with tempfile.TemporaryDirectory(prefix="listhygiene-payloads-") as tmp:
+        builder = PayloadBuilder(
+            targets, rules, Path(tmp), account is not None, part, import_tags,
+            candidates.get_column("email") if candidates is not None else None,
+        )  # fmt: skip
+        builder.add(contacts, classes)
+        made = builder.partials()
+    out: dict[str, Any] = {}
+    base = f"shards/{shard:05d}/payload"
+    for name, got in made.items():
+        spools = {}
+        for spool, rows in got["spools"].items():
+            if rows is not None:
+                _write(context["staging"], f"{base}/{name}/{spool}.parquet", rows)
+                spools[spool] = rows.height
+        warnings = got["warnings"]
+        if warnings is not None:
+            _write(context["staging"], f"{base}/{name}/warnings.parquet", warnings)
+        out[name] = {"sent": got["sent"], "left_out": got["left_out"], "spools": spools,
+                     "warnings": warnings is not None}  # fmt: skip
+    return out
+
+
+def _merged_payloads(
+    staging: str, tasks: list[dict[str, Any]], names: list[str], scratch: Path
+) -> dict[str, dict[str, Any]]:
+    """Each target's parts from the shard tasks: counts, warnings, and each spool's
+    parts sorted into input order (PayloadBuilder.take's arguments)."""
+    from .payloads.batches import MergedSpool
+
+    merged: dict[str, dict[str, Any]] = {}
+    for name in names:
+        made = [(t["shard"], t["payload"][name]) for t in tasks]
+        spools: dict[str, Any] = {}
+        for spool in sorted({k for _, m in made for k in m["spools"]}):
+            rels = [f"shards/{k:05d}/payload/{name}/{spool}.parquet"
+                    for k, m in made if spool in m["spools"]]  # fmt: skip
+            parts = _fetched(staging, rels, scratch / "parts" / f"payload-{name}-{spool}")
+            schema = dict(pl.read_parquet_schema(parts[0]))
+            spools[spool] = MergedSpool(
+                sorted_parts(parts, POSITION, schema, scratch / f"payload-{name}-{spool}.parquet")
+            )
+        merged[name] = {
+            "sent": [m["sent"] for _, m in made],
+            "left_out": [m["left_out"] for _, m in made],
+            "warnings": [
+                _read(staging, f"shards/{k:05d}/payload/{name}/warnings.parquet")
+                for k, m in made
+                if m["warnings"]
+            ],
+            "spools": spools,
+        }
+    return merged
 
 
 # -- the driver ----------------------------------------------------------------------------
@@ -713,6 +790,7 @@ def spark_prepared(
                 ],
                 "winbacks": winbacks(rules, opts),
                 "campaign_id": opts.campaign_id,
+                "payloads": (opts.targets, rules.payloads, opts.import_tags),
                 "file_order": order,
                 "answers": sc.broadcast(answers),
                 "parts": sc.broadcast(parts),
@@ -774,10 +852,15 @@ def spark_prepared(
             for t in sorted(shard_tasks, key=lambda t: t["shard"])
             if t["tables"][table]
         ]
+        payload_parts = _merged_payloads(
+            staging, shard_tasks, list(dict.fromkeys(opts.targets)), scratch
+        )
         for t in shard_tasks:  # the manifest's task entries: their own figures only
             t.pop("tables")
+            t.pop("payload")
         yield Prepared(
             parquet_parts=partitioned,
+            payload_parts=payload_parts,
             copied_parts=[(r, _staged_bytes(staging, f"out/{r}"), rows) for r, rows in staged],
             tables=tables,
             inputs_meta=[d.meta for d in done],

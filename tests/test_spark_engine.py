@@ -207,6 +207,27 @@ def test_possible_duplicate_groups_across_shards(tmp_path):
     assert groups > 200
 
 
+def test_payload_warnings_made_in_the_shards(tmp_path):
+    """Unsubscribed contacts the account has active (a status mailerdash's import cannot
+    carry: a warning each) spread over the shards: the driver merges the shards' records
+    and warnings in input order, as the embedded engine makes them."""
+    lines = ["email,first_name,status"]
+    for i in range(300):
+        status = "unsubscribed" if i % 4 == 0 else "subscribed"
+        lines.append(f"p{i}@example.com,N{i},{status}")
+    path = tmp_path / "limits.csv"
+    path.write_text("\n".join(lines) + "\n")
+    account = tmp_path / "account.csv"
+    account.write_text("email,status,id\n" + "".join(
+        f"p{i}@example.com,subscribed,a{i}\n" for i in range(0, 300, 2)))  # fmt: skip
+    embedded = _run(tmp_path, "duck", "duckdb", [path], existing=account)
+    spark = _run(tmp_path, "spark", "spark", [path], shards=7, existing=account)
+    _assert_identical(embedded, spark)
+    warnings = pl.read_csv(embedded / "payload_warnings.csv")
+    assert warnings.height == 75  # every 4th contact; all are even, so all in the account
+    assert warnings["email"].to_list() == [f"p{i}@example.com" for i in range(0, 300, 4)]
+
+
 def test_events_in_a_zip_of_several_members(tmp_path):
     """An events archive of two members: rows restart at 1 in each, the order of events
     (and so which repeated event_id counts) is the archive's."""

@@ -41,6 +41,8 @@ __all__ = [
 
 class Target(Protocol):
     name: str
+    t: TargetPayloads  # counts and warnings so far
+    spools: dict[str, Any]  # name -> Spool (or MergedSpool): what `finish` cuts
 
     def add(self, sel: pl.DataFrame) -> None: ...
 
@@ -81,11 +83,53 @@ class PayloadBuilder:
     def add(self, contacts: pl.DataFrame, classes: pl.DataFrame | None) -> None:
         """One chunk of contacts (input order), with the account classes of its contacts
         when there is an account."""
-        numbered = contacts.with_row_index(POS, offset=self.contacts)
+        numbered = (  # a shard's contacts come with their POS; a run's are numbered here
+            contacts
+            if POS in contacts.columns
+            else contacts.with_row_index(POS, offset=self.contacts).with_columns(
+                pl.col(POS).cast(pl.Int64)
+            )
+        )
         sel = selection(numbered, classes, self.rules)
         for target in self.targets.values():
             target.add(sel)
         self.contacts += contacts.height
+
+    def partials(self) -> dict[str, dict[str, Any]]:
+        """What the chunks added so far made, per target, for `take` elsewhere (a Spark
+        shard's part): its counts, its warnings (one frame, with POS and the order of
+        their checks) and its spools' rows (with POS), None for an empty spool."""
+        out = {}
+        for name, target in self.targets.items():
+            t = target.t
+            out[name] = {
+                "sent": dict(t.sent),
+                "left_out": dict(t.left_out),
+                "warnings": _checked_warnings(t.warnings),
+                "spools": {
+                    k: pl.concat(list(spool.frames())) if spool.rows else None
+                    for k, spool in target.spools.items()
+                },
+            }
+        return out
+
+    def take(
+        self,
+        name: str,
+        sent: list[dict[str, int]],
+        left_out: list[dict[str, int]],
+        warnings: list[pl.DataFrame],
+        spools: dict[str, Any],
+    ) -> None:
+        """Target `name`'s parts made elsewhere (`partials` of every shard), merged:
+        counts summed, warnings kept with their POS, spools in POS order."""
+        t = self.targets[name].t
+        for part, into in ((sent, t.sent), (left_out, t.left_out)):
+            for counts in part:
+                for k, n in counts.items():
+                    into[k] = into.get(k, 0) + n
+        t.warnings.extend(warnings)
+        self.targets[name].spools.update(spools)
 
     def finish(self, sink: Any) -> Iterator[tuple[str, TargetPayloads]]:
         """Each target's payloads, its bodies given to `sink(target)` as they are made;
@@ -93,12 +137,25 @@ class PayloadBuilder:
         checks (the same order whatever the chunks)."""
         for name, target in self.targets.items():
             t = target.finish(sink(name))
-            found = [w.with_columns(pl.lit(i).alias("__check")) for i, w in enumerate(t.warnings)
-                     if w.height]  # fmt: skip
+            found = _checked_warnings(t.warnings)
             t.warnings = [
-                pl.concat(found).sort(POS, "__check", maintain_order=True).drop(POS, "__check")
-            ] if found else []  # fmt: skip
+                found.sort(POS, "__check", maintain_order=True).drop(POS, "__check")
+            ] if found is not None else []  # fmt: skip
             yield name, t
+
+
+def _checked_warnings(frames: list[pl.DataFrame]) -> pl.DataFrame | None:
+    """The warnings frames as one, each row with `__check`, its frame's place in the
+    list (frames taken from elsewhere keep theirs): within one contact, the order of
+    the checks that made them. None for no warnings."""
+    found = [
+        (w if "__check" in w.columns else w.with_columns(pl.lit(i).alias("__check"))).with_columns(
+            pl.col("__check").cast(pl.Int64)
+        )
+        for i, w in enumerate(frames)
+        if w.height
+    ]
+    return pl.concat(found, how="vertical") if found else None
 
 
 def build_payloads(

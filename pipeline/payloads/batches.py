@@ -16,6 +16,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
+from ..ordered_rows import OrderedRows
+
 
 @dataclass
 class Request:
@@ -115,6 +117,24 @@ class Spool:
             for batch in ipc.open_stream(source):
                 frame = pl.from_arrow(batch)
                 assert isinstance(frame, pl.DataFrame)
+                yield frame
+
+    def column(self, name: str) -> Iterator[pl.Series]:
+        for frame in self.frames():
+            yield frame.get_column(name)
+
+
+class MergedSpool:
+    """A spool whose parts were made per shard, read in POS order from the file DuckDB
+    sorted them into (ordered_rows.sorted_parts): what `Spool` gives, for `finish`."""
+
+    def __init__(self, rows: OrderedRows) -> None:
+        self.sorted = rows
+        self.rows = rows.height
+
+    def frames(self) -> Iterator[pl.DataFrame]:
+        for frame in self.sorted.chunks():
+            if frame.height:
                 yield frame
 
     def column(self, name: str) -> Iterator[pl.Series]:

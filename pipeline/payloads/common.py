@@ -13,7 +13,7 @@ import polars as pl
 
 from ..schemas.checks import failed_rows
 from .batches import Request, numbered, record_batches
-from .records import Field, Limited, encode, within_limits
+from .records import POS, Field, Limited, encode, within_limits
 from .rules import PayloadRules
 
 SEND = "__send"  # active | suppressed | null (left out, see WHY)
@@ -120,6 +120,12 @@ def records_of(
 ) -> pl.Series:
     checked(model, frame.select(pl.col(f.column).alias(f.key) for f in fields), target)
     return frame.select(encode(fields).alias("r")).get_column("r")
+
+
+def spooled(part: pl.DataFrame, records: pl.Series) -> pl.DataFrame:
+    """Records as a spool holds them: `r` with each contact's POS, by which the parts
+    made per shard merge into one order."""
+    return part.select(POS).with_columns(records.alias("r"))
 
 
 def tally(t: TargetPayloads, sent: pl.DataFrame, left: pl.DataFrame, reason: str | None) -> None:

@@ -17,9 +17,10 @@ from .common import (
     apply_limits,
     import_bodies,
     records_of,
+    spooled,
     tally,
 )
-from .records import Field, json_string, warnings_of
+from .records import POS, Field, json_string, warnings_of
 from .rules import PayloadRules
 
 MAILERDASH_FIELDS = (
@@ -41,9 +42,11 @@ class Mailerdash:
         self.rules = rules
         self.has_account = has_account
         self.candidates = candidates.implode() if candidates is not None else None
-        self.records = Spool(tmp, "mailerdash")
-        self.emails = Spool(tmp, "mailerdash-preview")
-        self.deletes = Spool(tmp, "mailerdash-delete")
+        self.spools = {
+            "records": Spool(tmp, "mailerdash"),
+            "emails": Spool(tmp, "mailerdash-preview"),
+            "deletes": Spool(tmp, "mailerdash-delete"),
+        }
 
     def add(self, sel: pl.DataFrame) -> None:
         t, rules = self.t, self.rules
@@ -70,9 +73,9 @@ class Mailerdash:
             frame.filter(pl.col(SEND) == "active"), MAILERDASH_FIELDS, "mailerdash", rules, t
         )
         records = records_of(go, MAILERDASH_FIELDS, MailerdashContact, "mailerdash")
-        self.records.append(records.to_frame("r"))
+        self.spools["records"].append(spooled(go, records))
         tally(t, go, go.head(0), None)
-        self.emails.append(go.select(json_string(pl.col("email")).alias("r")))
+        self.spools["emails"].append(go.select(POS, json_string(pl.col("email")).alias("r")))
         if self.has_account:
             in_account = sel.filter(pl.col("account_id").is_not_null() | pl.col("class").is_in(
                 ["update", "unchanged", "suppressed_in_account"]))  # fmt: skip
@@ -82,20 +85,20 @@ class Mailerdash:
             # Never a suppressed contact, whatever its verdict: deleting it would delete the
             # account's record of the unsubscribe, and a later import could bring it back.
             doomed = doomed & (pl.col("status") == "active")
-            self.deletes.append(in_account.filter(doomed).select("email"))
+            self.spools["deletes"].append(in_account.filter(doomed).select(POS, "email"))
 
     def finish(self, sink: Sink) -> TargetPayloads:
         t, rules = self.t, self.rules
         t.requests += import_bodies(
-            self.records.column("r"), rules.mailerdash_batch, rules.max_body_bytes, "import",
-            "/v1/bulk/contacts/import", lambda arr: arr, sink,
+            self.spools["records"].column("r"), rules.mailerdash_batch, rules.max_body_bytes,
+            "import", "/v1/bulk/contacts/import", lambda arr: arr, sink,
         )  # fmt: skip
         t.requests += import_bodies(
-            self.emails.column("r"), rules.mailerdash_batch, rules.max_body_bytes,
+            self.spools["emails"].column("r"), rules.mailerdash_batch, rules.max_body_bytes,
             "import-preview", "/v1/bulk/contacts/import-preview",
             lambda arr: '{"emails":' + arr + "}", sink, {"changes_nothing": True},
         )  # fmt: skip
-        batches = exact_chunks(self.deletes.frames(), rules.mailerdash_batch)
+        batches = exact_chunks(self.spools["deletes"].frames(), rules.mailerdash_batch)
         for i, chunk in enumerate(batches, start=1):
             gone = chunk.get_column("email").to_list()
             req = Request(numbered("delete", i, "json"), "POST", "/v1/bulk/contacts/delete",

@@ -19,6 +19,7 @@ from .common import (
     apply_limits,
     lines_body,
     records_of,
+    spooled,
     status_as,
     tally,
 )
@@ -48,7 +49,7 @@ class MisarIo:
     def __init__(self, rules: PayloadRules, tmp: Path) -> None:
         self.t = TargetPayloads()
         self.rules = rules
-        self.records = Spool(tmp, "misar-io")
+        self.spools = {"records": Spool(tmp, "misar-io")}
 
     def add(self, sel: pl.DataFrame) -> None:
         t, rules = self.t, self.rules
@@ -66,18 +67,17 @@ class MisarIo:
         go = absorb(objects_within_limits(
             go, "social_profiles", "socialProfiles", social_profiles_fix(500), "misar-io",
             rules.policy, "documented keys, 500 characters"), t)  # fmt: skip
-        self.records.append(
-            records_of(go, MISAR_IO_FIELDS, MisarIoContact, "misar-io").to_frame("r")
-        )
+        made = records_of(go, MISAR_IO_FIELDS, MisarIoContact, "misar-io")
+        self.spools["records"].append(spooled(go, made))
         tally(t, go, go.head(0), None)
 
     def finish(self, sink: Sink) -> TargetPayloads:
         t, rules = self.t, self.rules
-        count = self.records.rows
+        count = self.spools["records"].rows
         if count:
             req = Request("upserts.ndjson", "POST", UPSERT_PATH, "application/x-ndjson", count,
                           b"", {"one_request_per_line": True})  # fmt: skip
-            req.body = sink(req.file, lines_body(self.records.column("r")), count) or b""
+            req.body = sink(req.file, lines_body(self.spools["records"].column("r")), count) or b""
             t.requests.append(req)
         windows = math.ceil(count / rules.misar_io_writes)
         plan = {

@@ -18,10 +18,11 @@ from .common import (
     apply_limits,
     import_bodies,
     records_of,
+    spooled,
     status_as,
     tally,
 )
-from .records import Field, warnings_of
+from .records import POS, Field, warnings_of
 from .rules import PayloadRules
 
 MISAR_MAIL_FIELDS = (
@@ -48,10 +49,12 @@ class MisarMail:
         flags = [("new", False), ("update", True)] if has_account else [
             ("all", rules.misar_mail_update_existing)]  # fmt: skip
         # per stream: its update_existing, its JSON records and its CSV rows
-        self.streams = [
-            (update, Spool(tmp, f"misar-mail-{name}"), Spool(tmp, f"misar-mail-{name}-csv"))
-            for name, update in flags
-        ]
+        self.spools = {}
+        self.streams = []
+        for name, update in flags:
+            self.spools[name] = Spool(tmp, f"misar-mail-{name}")
+            self.spools[f"{name}-csv"] = Spool(tmp, f"misar-mail-{name}-csv")
+            self.streams.append((update, name, f"{name}-csv"))
 
     def add(self, sel: pl.DataFrame) -> None:
         t, rules = self.t, self.rules
@@ -67,16 +70,16 @@ class MisarMail:
         for part, (_, records, rows) in zip(parts, self.streams, strict=True):
             if part.is_empty():
                 continue
-            records.append(
-                records_of(part, MISAR_MAIL_FIELDS, MisarMailContact, "misar-mail").to_frame("r")
-            )
+            made = records_of(part, MISAR_MAIL_FIELDS, MisarMailContact, "misar-mail")
+            self.spools[records].append(spooled(part, made))
             tally(t, part, part.head(0), None)
-            rows.append(_csv_rows(part, t))
+            self.spools[rows].append(_csv_rows(part, t))
 
     def finish(self, sink: Sink) -> TargetPayloads:
         t, rules = self.t, self.rules
         n = 1
-        for update, records, rows in self.streams:
+        for update, name, csv_name in self.streams:
+            records, rows = self.spools[name], self.spools[csv_name]
             if not records.rows:
                 continue
             flag = json.dumps(update)
@@ -89,7 +92,8 @@ class MisarMail:
             n += len(reqs)
             t.requests += reqs
             path = "/api/v1/contacts/import" + ("?update_existing=true" if update else "")
-            for chunk in exact_chunks(rows.frames(), rules.misar_mail_batch):
+            csv_rows = (frame.drop(POS) for frame in rows.frames())
+            for chunk in exact_chunks(csv_rows, rules.misar_mail_batch):
                 i = len(t.alternatives) + 1
                 req = Request(numbered("import", i, "csv"), "POST", path, "text/csv",
                               chunk.height, b"", {"update_existing": update})  # fmt: skip
@@ -118,4 +122,5 @@ def _csv_rows(part: pl.DataFrame, t: TargetPayloads) -> pl.DataFrame:
         pl.col("first_name").alias("firstName"),
         pl.col("last_name").alias("lastName"),
         pl.col("tags").list.join(",").alias("tags"),
+        POS,
     )

@@ -17,10 +17,11 @@ from .common import (
     apply_limits,
     import_bodies,
     records_of,
+    spooled,
     status_as,
     tally,
 )
-from .records import Field, encode
+from .records import POS, Field, encode
 from .rules import PayloadRules
 
 MISARMAIL_FIELDS = (
@@ -55,9 +56,8 @@ class Misarmail:
         self.account_tags = _account_tags(account) if account is not None else None
         self.tags = list(dict.fromkeys([*rules.misarmail_tags, *import_tags]))
         self.skip_existing = True if account is not None else rules.misarmail_skip_existing
-        self.new = Spool(tmp, "misarmail-new")
-        # update body -> the account ids it goes to: bodies in order of first appearance
-        self.updates: dict[str, list[str]] = {}
+        # the import records of new contacts; each update's body and account id
+        self.spools = {"new": Spool(tmp, "misarmail-new"), "updates": Spool(tmp, "misarmail-upd")}
 
     def add(self, sel: pl.DataFrame) -> None:
         t, rules = self.t, self.rules
@@ -67,14 +67,13 @@ class Misarmail:
             frame.filter(pl.col(SEND).is_not_null()), MISARMAIL_FIELDS, "misarmail", rules, t
         )
         new = go.filter(pl.col("class").is_null() | (pl.col("class") == "new"))
-        self.new.append(
-            records_of(new, MISARMAIL_FIELDS, MisarmailContact, "misarmail").to_frame("r")
+        self.spools["new"].append(
+            spooled(new, records_of(new, MISARMAIL_FIELDS, MisarmailContact, "misarmail"))
         )
         tally(t, new, new.head(0), None)
         updates = go.filter(pl.col("class") == "update")
         if self.account_tags is not None and updates.height:
-            for update, ids in _update_groups(updates, self.account_tags).iter_rows():
-                self.updates.setdefault(update, []).extend(ids)
+            self.spools["updates"].append(_update_rows(updates, self.account_tags))
             tally(t, updates, updates.head(0), None)
 
     def finish(self, sink: Sink) -> TargetPayloads:
@@ -93,7 +92,7 @@ class Misarmail:
             )
 
         t.requests += import_bodies(
-            self.new.column("r"),
+            self.spools["new"].column("r"),
             rules.misarmail_batch,
             rules.max_body_bytes,
             "import",
@@ -102,7 +101,13 @@ class Misarmail:
             sink,
             {"skipExisting": skip, "tags": tags},
         )
-        t.requests += _bulk_updates(self.updates, rules, sink)
+        groups: dict[str, list[str]] = {}  # update body -> account ids, by first appearance
+        for rows in self.spools["updates"].frames():
+            for update, ids in (
+                rows.group_by("__update", maintain_order=True).agg("account_id").iter_rows()
+            ):
+                groups.setdefault(update, []).extend(ids)
+        t.requests += _bulk_updates(groups, rules, sink)
         return t
 
 
@@ -114,11 +119,11 @@ def _account_tags(account: pl.DataFrame) -> pl.DataFrame:
     ).unique("email_key", keep="first", maintain_order=True)
 
 
-def _update_groups(updates: pl.DataFrame, acc_tags: pl.DataFrame) -> pl.DataFrame:
-    """The update body of each contact (`__update`) and the account ids it goes to, in
-    order of first appearance. Tags are the union of the account's and ours (an update
-    never removes a tag); a status change is `unsubscribed`, the one suppressed status
-    seed 000 takes; a contact whose update changes nothing is left out."""
+def _update_rows(updates: pl.DataFrame, acc_tags: pl.DataFrame) -> pl.DataFrame:
+    """The update body of each contact (`__update`), its account id and POS. Tags are
+    the union of the account's and ours (an update never removes a tag); a status
+    change is `unsubscribed`, the one suppressed status seed 000 takes; a contact whose
+    update changes nothing is left out."""
     frame = updates.join(acc_tags, on="email_key", how="left", maintain_order="left").with_columns(
         pl.concat_list(pl.col("__acc_tags").fill_null([]), pl.col("tags").fill_null([]))
         .list.unique(maintain_order=True)
@@ -134,7 +139,7 @@ def _update_groups(updates: pl.DataFrame, acc_tags: pl.DataFrame) -> pl.DataFram
         Field(key, f"__u_{key}", kinds.get(key, "text")) for key, _ in UPDATE_FIELDS.values()
     )
     frame = frame.with_columns(encode(fields).alias("__update")).filter(pl.col("__update") != "{}")
-    return frame.group_by("__update", maintain_order=True).agg(pl.col("account_id"))
+    return frame.select("__update", "account_id", POS)
 
 
 def _bulk_updates(groups: dict[str, list[str]], rules: PayloadRules, sink: Sink) -> list[Request]:
