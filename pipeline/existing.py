@@ -444,7 +444,7 @@ class AccountMatcher:
         if existing.is_empty() and "email_key" not in existing.columns:
             existing = _empty_existing()
         self.existing = existing.with_row_index("__acc_row")
-        self.matched = pl.Series("__acc_row", [], dtype=pl.UInt32)
+        self.matched = self.existing.get_column("__acc_row").clear()
         self.received = received_rows
         self.counts = dict.fromkeys(CLASSES, 0)
         self.present: list[str] = []  # our addresses the account has, in order

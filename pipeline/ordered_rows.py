@@ -53,8 +53,9 @@ class OrderedRows:
         assert self.path is not None
         schema = {n: self.schema[n] for n in names}
         yield pl.DataFrame(schema=schema)  # the columns, even for no rows
-        for batch in pq.ParquetFile(self.path).iter_batches(rows, columns=names):
-            yield pl.from_arrow(batch).cast(schema)  # type: ignore[union-attr]
+        with pq.ParquetFile(self.path) as f:
+            for batch in f.iter_batches(rows, columns=names):
+                yield pl.from_arrow(batch).cast(schema)  # type: ignore[union-attr]
 
 
 def sorted_parts(
@@ -65,7 +66,8 @@ def sorted_parts(
 ) -> OrderedRows:
     """The rows of the Parquet files `parts` sorted by the SQL `order_by` (a total order:
     ties would leave the order to DuckDB), written to `dest` and read from there; `dest`'s
-    folder also holds DuckDB's spilled runs while it sorts."""
+    folder also holds DuckDB's spilled runs while it sorts. Columns are matched by name:
+    a part whose column is all null and untyped takes the other parts' type."""
     import duckdb
 
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -78,8 +80,9 @@ def sorted_parts(
         columns = ", ".join(f'"{c}"' for c in schema)
         if files:
             con.execute(
-                f"COPY (SELECT {columns} FROM read_parquet(?) ORDER BY {order_by}) "
-                f"TO '{_sql_text(dest)}' (FORMAT parquet, ROW_GROUP_SIZE {CHUNK_ROWS})",
+                f"COPY (SELECT {columns} FROM read_parquet(?, union_by_name = true) "
+                f"ORDER BY {order_by}) TO '{_sql_text(dest)}' "
+                f"(FORMAT parquet, ROW_GROUP_SIZE {CHUNK_ROWS})",
                 [files],
             )
             height = pq.ParquetFile(dest).metadata.num_rows

@@ -165,7 +165,9 @@ class OutputDir:
             cut = table.num_rows if all_rows else table.num_rows // ROW_GROUP * ROW_GROUP
             if cut:
                 assert writer is not None
-                writer.write_table(table.slice(0, cut), row_group_size=ROW_GROUP)
+                # one buffer per column: pages and encodings would otherwise follow how
+                # the rows happened to be chunked, and the bytes with them
+                writer.write_table(table.slice(0, cut).combine_chunks(), row_group_size=ROW_GROUP)
             held[:] = [table.slice(cut)]
             waiting = table.num_rows - cut
 
@@ -181,7 +183,9 @@ class OutputDir:
                 waiting += chunk.height
                 if waiting >= ROW_GROUP:
                     flush(False)
-            if writer is not None and waiting:
+            if writer is None:  # a caller's bug: OrderedRows.chunks always gives one
+                raise RuntimeError(f"{rel}: no chunks to write, not even an empty one")
+            if waiting:
                 flush(True)
         finally:
             if writer is not None:

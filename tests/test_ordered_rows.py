@@ -98,3 +98,32 @@ def test_sorted_parts_merge_the_shards_in_order_with_their_types(tmp_path: Path)
     assert pl.concat(list(rows.chunks(["score", "email"]))).equals(frame.select("score", "email"))
     none = sorted_parts([], '"__pos"', schema, tmp_path / "none.parquet")
     assert none.height == 0 and pl.concat(list(none.chunks())).schema == schema
+
+
+def test_large_columns_give_the_same_bytes_however_the_arrow_data_is_split(
+    tmp_path: Path,
+) -> None:
+    """Past ~1 MiB a column per row group, Arrow's writer cuts pages (and may give up a
+    dictionary) where its input's pieces end: the writer joins them first, so a frame of
+    many pieces, any chunk sizes and one whole frame give one file."""
+    rng = random.Random(5)
+    n = 300_000
+    frame = pl.DataFrame(
+        {
+            "email": [f"u{i}@example.com" for i in range(n)],
+            "note": [f"{rng.getrandbits(64):x}-{rng.choice('abcdef') * 20}" for _ in range(n)],
+        }
+    )
+    pieces = pl.concat([frame.slice(lo, 777) for lo in range(0, n, 777)], rechunk=False)
+    assert pieces.n_chunks() > 100
+    digests = set()
+    for name, chunks in (
+        ("whole", [frame]),
+        ("odd", [frame.slice(lo, 65_536) for lo in range(0, n, 65_536)]),
+        ("small", [frame.slice(lo, 777) for lo in range(0, n, 777)]),
+        ("pieces", [pieces]),
+    ):
+        out = OutputDir(tmp_path / name, "r1")
+        out.write_parquet_chunks("t.parquet", chunks)
+        digests.add(_digest(out.staging / "t.parquet"))
+    assert len(digests) == 1

@@ -93,8 +93,10 @@ class Spool:
         self._writer: ipc.RecordBatchStreamWriter | None = None
         self._sink: Any = None
         self._schema: pa.Schema | None = None
+        self._read = False
 
     def append(self, frame: pl.DataFrame) -> None:
+        assert not self._read, f"{self.path}: appended to after it was read"
         if frame.is_empty():
             return
         table = frame.to_arrow()  # polars' own layout (string views): no copy
@@ -107,6 +109,7 @@ class Spool:
 
     def frames(self) -> Iterator[pl.DataFrame]:
         """The rows appended, in order, in the chunks they came in."""
+        self._read = True
         if self._writer is not None:
             self._writer.close()
             self._sink.close()
