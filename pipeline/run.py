@@ -301,11 +301,12 @@ class Prepared:
     events_read: list[EventsRead]
     lists: dict[str, OrderedRows]  # Finished.lists' (with events), sorted; SORT_KEY last
     engine: dict[str, Any]  # the manifest's `engine`
-    # the Spark engine's contacts, duplicates and possible duplicates, by shard
+    # the Spark engine's duplicates and possible duplicates, by shard
     parquet_parts: list[tuple[str, pl.DataFrame]] = field(default_factory=list)
     # the Spark engine's payload parts per target, made by the shards (PayloadBuilder.take)
     payload_parts: dict[str, dict[str, Any]] | None = None
-    # the Spark engine's contacts by shard, as the shards wrote them: (path, bytes, rows)
+    # the Spark engine's contacts and lists by shard, as the shards wrote them:
+    # (path, bytes, rows)
     copied_parts: list[tuple[str, Iterable[bytes], int]] = field(default_factory=list)
 
 
@@ -504,7 +505,6 @@ def _outputs(
         out.write_csv("duplicates.csv", p.duplicates)
         out.write_csv("possible_duplicates.csv", p.possible_duplicates)
         account_rows = account.contacts if account is not None else None
-        candidates: pl.Series | None = None  # their emails, for mailerdash's deletes
         winback_targeted: int | None = None
         if events is not None:
             out.write_csv("events_rejects.csv", events.rejects, keep=())  # raw cells
@@ -512,7 +512,6 @@ def _outputs(
             for name, columns in LISTS.items():
                 if name in p.lists:
                     out.write_csv_chunks(f"{name}.csv", p.lists[name].chunks(columns))
-            candidates = pl.concat(p.lists["suppress_candidates"].chunks(["email"])).to_series()
             if opts.campaign_id is not None:
                 winback_targeted = p.lists["winback_audience"].height
                 out.write_json(
@@ -525,23 +524,27 @@ def _outputs(
         # records, which wait in spools; then one target at a time, its bodies cut and
         # written as they are made. A failed check aborts the staged outputs.
         spools = out.staging / ".payloads"  # never committed; removed with the staging
+        made_by_shards = p.payload_parts is not None
+        candidates = None  # their emails, for mailerdash's deletes (the shards have theirs)
+        if events is not None and not made_by_shards:
+            candidates = pl.concat(p.lists["suppress_candidates"].chunks(["email"])).to_series()
         builder = PayloadBuilder(
             opts.targets, rules.payloads, spools, account is not None, account_rows,
             opts.import_tags, candidates,
         )  # fmt: skip
+        for name, part in (p.payload_parts or {}).items():  # merged in input order
+            builder.take(name, **part)
         matcher = None
         if account is not None:
             matcher = AccountMatcher(account.contacts, sum(t.input_rows for t in tables))
             classes = Spool(spools, "account-classes")
-        if p.payload_parts is not None:  # the shards made the records: merged in order
-            for name, part in p.payload_parts.items():
-                builder.take(name, **part)
-        for chunk in rows.chunks() if matcher is not None or p.payload_parts is None else ():
-            chunk_classes = matcher.add(chunk) if matcher is not None else None
-            if matcher is not None:
-                classes.append(chunk_classes)
-            if p.payload_parts is None:
-                builder.add(chunk, chunk_classes)
+        if matcher is not None or not made_by_shards:
+            for chunk in rows.chunks():
+                chunk_classes = matcher.add(chunk) if matcher is not None else None
+                if matcher is not None:
+                    classes.append(chunk_classes)
+                if not made_by_shards:
+                    builder.add(chunk, chunk_classes)
         if matcher is not None:
             rest = matcher.rest()
             out.write_csv_chunks(  # our contacts in order, then the account's others
@@ -589,7 +592,9 @@ def _outputs(
                 "events_rejected": events.rejects.height if events is not None else None,
                 "unengaged": health.stats["unengagedCount"],
                 "winback_targeted": winback_targeted,
-                "suppress_candidates": candidates.len() if candidates is not None else None,
+                "suppress_candidates": (
+                    p.lists["suppress_candidates"].height if events is not None else None
+                ),
             },
             run={
                 "run_id": run_id,

@@ -147,13 +147,14 @@ def _local(source: str, tmp: Path) -> Path:
 
 
 def _write(where: str, rel: str, frame: pl.DataFrame) -> None:
-    """Write a task's Parquet part under the staging folder. Names are fixed per task,
-    so a retried task overwrites what its failed attempt left."""
+    """Write a task's Parquet part under the staging folder, as outputs are written (the
+    parts under `out/` are copied into --out as they are). Names are fixed per task, so
+    a retried task overwrites what its failed attempt left."""
     fs, base = _filesystem(where)
     path = f"{base}/{rel}"
     fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
     with fs.open_output_stream(path) as f:
-        pq.write_table(frame.to_arrow(), f)
+        write_parquet_file(frame, f)
 
 
 def _fetched(where: str, rels: list[str], tmp: Path) -> list[Path]:
@@ -450,12 +451,9 @@ def _shard_task(context: dict[str, Any], shard: int) -> dict[str, Any]:
     tables = {"contacts": contacts_table(done.contacts)} | {
         name: rows.drop(SORT_KEY) for name, rows in done.lists.items()
     }
-    fs, base = _filesystem(staging)
     for table, frame in tables.items():
         if frame.height:
-            fs.create_dir(f"{base}/out/{table}/shard={shard}", recursive=True)
-            with fs.open_output_stream(f"{base}/out/{table}/shard={shard}/part-0.parquet") as f:
-                write_parquet_file(frame, f)
+            _write(staging, f"out/{table}/shard={shard}/part-0.parquet", frame)
     payload = _shard_payloads(context, shard, positioned, account, done.lists)
     events_n = ev.height if ev is not None else 0
     return {"shard": shard, "rows": accepted.height, "contacts": done.contacts.height,
@@ -507,6 +505,22 @@ def _shard_payloads(
     return out
 
 
+def _sorted_staged(
+    staging: str,
+    rels: list[str],
+    order_by: str,
+    schema: dict[str, Any] | None,
+    scratch: Path,
+    name: str,
+) -> OrderedRows:
+    """The staged parts `rels` in one order (the SQL `order_by`), sorted into the local
+    file `<scratch>/<name>.parquet`; `schema` None: the first part's."""
+    parts = _fetched(staging, rels, scratch / "parts" / name)
+    if schema is None:
+        schema = dict(pl.read_parquet_schema(parts[0]))
+    return sorted_parts(parts, order_by, schema, scratch / f"{name}.parquet")
+
+
 def _merged_payloads(
     staging: str, tasks: list[dict[str, Any]], names: list[str], scratch: Path
 ) -> dict[str, dict[str, Any]]:
@@ -521,10 +535,8 @@ def _merged_payloads(
         for spool in sorted({k for _, m in made for k in m["spools"]}):
             rels = [f"shards/{k:05d}/payload/{name}/{spool}.parquet"
                     for k, m in made if spool in m["spools"]]  # fmt: skip
-            parts = _fetched(staging, rels, scratch / "parts" / f"payload-{name}-{spool}")
-            schema = dict(pl.read_parquet_schema(parts[0]))
             spools[spool] = MergedSpool(
-                sorted_parts(parts, POSITION, schema, scratch / f"payload-{name}-{spool}.parquet")
+                _sorted_staged(staging, rels, POSITION, None, scratch, f"payload-{name}-{spool}")
             )
         merged[name] = {
             "sent": [m["sent"] for _, m in made],
@@ -814,16 +826,15 @@ def spark_prepared(
             duplicates, possible, counts, counted = _collected(staging, order, n, bool(opts.events))
             schema = dict(shaped.contacts.schema)
 
-            def merged(rel: str, order_by: str, schema: dict[str, Any], name: str) -> OrderedRows:
-                """The shards' parts `rel` (with {k}), in one order, in a local file."""
-                files = [rel.format(k=k) for k in range(n)]
-                parts = _fetched(staging, files, scratch / "parts" / name)
-                return sorted_parts(parts, order_by, schema, scratch / f"{name}.parquet")
-
-            rows = merged("contacts/shard={k}/part-0.parquet", POSITION, schema, "contacts")
+            rows = _sorted_staged(
+                staging, [f"contacts/shard={k}/part-0.parquet" for k in range(n)],
+                POSITION, schema, scratch, "contacts",
+            )  # fmt: skip
             lists = {
-                name: merged(f"shards/{{k:05d}}/list-{name}.parquet", INACTIVE_FIRST_SQL,
-                             dict(frame.schema), name)
+                name: _sorted_staged(
+                    staging, [f"shards/{k:05d}/list-{name}.parquet" for k in range(n)],
+                    INACTIVE_FIRST_SQL, dict(frame.schema), scratch, name,
+                )
                 for name, frame in shaped.lists.items()
             }  # fmt: skip
         events = None

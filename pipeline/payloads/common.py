@@ -137,6 +137,21 @@ def tally(t: TargetPayloads, sent: pl.DataFrame, left: pl.DataFrame, reason: str
             t.left_out[k] = t.left_out.get(k, 0) + n
 
 
+def sendable(
+    sel: pl.DataFrame,
+    status: pl.Expr,
+    fields: tuple[Field, ...],
+    target: str,
+    rules: PayloadRules,
+    t: TargetPayloads,
+) -> pl.DataFrame:
+    """The selection's contacts the target is sent, with `__status` (the target's
+    spelling, `status`) and within its limits; those left out are counted in `t`."""
+    frame = sel.with_columns(status.alias("__status"))
+    tally(t, frame.head(0), frame.filter(pl.col(SEND).is_null()), None)
+    return apply_limits(frame.filter(pl.col(SEND).is_not_null()), fields, target, rules, t)
+
+
 def apply_limits(
     frame: pl.DataFrame,
     fields: tuple[Field, ...],

@@ -12,13 +12,12 @@ import polars as pl
 from ..schemas.payloads import MisarIoContact
 from .batches import Request, Spool
 from .common import (
-    SEND,
     Sink,
     TargetPayloads,
     absorb,
-    apply_limits,
     lines_body,
     records_of,
+    sendable,
     spooled,
     status_as,
     tally,
@@ -53,11 +52,8 @@ class MisarIo:
 
     def add(self, sel: pl.DataFrame) -> None:
         t, rules = self.t, self.rules
-        frame = sel.with_columns(status_as("subscribed", None).alias("__status"))
-        tally(t, frame.head(0), frame.filter(pl.col(SEND).is_null()), None)
-        go = apply_limits(
-            frame.filter(pl.col(SEND).is_not_null()), MISAR_IO_FIELDS, "misar-io", rules, t
-        )
+        status = status_as("subscribed", None)
+        go = sendable(sel, status, MISAR_IO_FIELDS, "misar-io", rules, t)
         cf = pl.col("custom_fields")
         # cheap bound: every key is followed by `":`, so fewer than 21 of them means ≤ 20 keys
         maybe_over = (cf.str.len_bytes() > 8192) | (cf.str.count_matches('":', literal=True) > 20)

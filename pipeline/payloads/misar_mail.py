@@ -15,9 +15,9 @@ from .common import (
     SEND,
     Sink,
     TargetPayloads,
-    apply_limits,
     import_bodies,
     records_of,
+    sendable,
     spooled,
     status_as,
     tally,
@@ -58,11 +58,8 @@ class MisarMail:
 
     def add(self, sel: pl.DataFrame) -> None:
         t, rules = self.t, self.rules
-        frame = sel.with_columns(status_as("subscribed", None).alias("__status"))
-        tally(t, frame.head(0), frame.filter(pl.col(SEND).is_null()), None)
-        go = apply_limits(
-            frame.filter(pl.col(SEND).is_not_null()), MISAR_MAIL_FIELDS, "misar-mail", rules, t
-        )
+        status = status_as("subscribed", None)
+        go = sendable(sel, status, MISAR_MAIL_FIELDS, "misar-mail", rules, t)
         if self.has_account:  # the preview says which exist
             parts = [go.filter(pl.col("class") == "new"), go.filter(pl.col("class") == "update")]
         else:

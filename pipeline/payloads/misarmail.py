@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from functools import cached_property
 from pathlib import Path
 
 import polars as pl
@@ -11,12 +12,11 @@ import polars as pl
 from ..schemas.payloads import MisarmailContact
 from .batches import Request, Spool, numbered
 from .common import (
-    SEND,
     Sink,
     TargetPayloads,
-    apply_limits,
     import_bodies,
     records_of,
+    sendable,
     spooled,
     status_as,
     tally,
@@ -53,7 +53,7 @@ class Misarmail:
     ) -> None:
         self.t = TargetPayloads()
         self.rules = rules
-        self.account_tags = _account_tags(account) if account is not None else None
+        self.account = account
         self.tags = list(dict.fromkeys([*rules.misarmail_tags, *import_tags]))
         self.skip_existing = True if account is not None else rules.misarmail_skip_existing
         # the import records of new contacts; each update's body and account id
@@ -61,20 +61,24 @@ class Misarmail:
 
     def add(self, sel: pl.DataFrame) -> None:
         t, rules = self.t, self.rules
-        frame = sel.with_columns(status_as("active", "unsubscribed").alias("__status"))
-        tally(t, frame.head(0), frame.filter(pl.col(SEND).is_null()), None)
-        go = apply_limits(
-            frame.filter(pl.col(SEND).is_not_null()), MISARMAIL_FIELDS, "misarmail", rules, t
-        )
+        status = status_as("active", "unsubscribed")
+        go = sendable(sel, status, MISARMAIL_FIELDS, "misarmail", rules, t)
         new = go.filter(pl.col("class").is_null() | (pl.col("class") == "new"))
         self.spools["new"].append(
             spooled(new, records_of(new, MISARMAIL_FIELDS, MisarmailContact, "misarmail"))
         )
         tally(t, new, new.head(0), None)
         updates = go.filter(pl.col("class") == "update")
-        if self.account_tags is not None and updates.height:
-            self.spools["updates"].append(_update_rows(updates, self.account_tags))
+        if self.account is not None and updates.height:
+            self.spools["updates"].append(_update_rows(updates, self._account_tags))
             tally(t, updates, updates.head(0), None)
+
+    @cached_property
+    def _account_tags(self) -> pl.DataFrame:
+        """The account's tags per contact, made at the first update (never, where the
+        records come made from the shards)."""
+        assert self.account is not None
+        return _account_tags(self.account)
 
     def finish(self, sink: Sink) -> TargetPayloads:
         t, rules = self.t, self.rules
