@@ -350,6 +350,13 @@ def main(argv: list[str] | None = None) -> int:
         "files once per --spark-shards value, and report both",
     )
     parser.add_argument(
+        "--shards",
+        type=int,
+        default=1,
+        help="the embedded engine's --shards: 1 holds every contact at once; N > 1 runs "
+        "the contacts shard by shard in the one process (bounded memory)",
+    )
+    parser.add_argument(
         "--spark-shards",
         type=int,
         nargs="+",
@@ -357,8 +364,8 @@ def main(argv: list[str] | None = None) -> int:
         help="shard counts to run Spark with; two or more give the per-shard overhead",
     )
     args = parser.parse_args(argv)
-    if args.contacts < 1 or args.events < 0 or args.repeat < 1:
-        parser.error("need --contacts >= 1, --events >= 0, --repeat >= 1")
+    if args.contacts < 1 or args.events < 0 or args.repeat < 1 or args.shards < 1:
+        parser.error("need --contacts >= 1, --events >= 0, --repeat >= 1, --shards >= 1")
 
     # One folder per size, so switching sizes back and forth reuses earlier inputs.
     inputs = args.work / f"contacts-{args.contacts}_events-{args.events}"
@@ -388,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {
         "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "machine": machine_info("duckdb", "polars"),
-        "params": {**stamp["params"], "repeat": args.repeat, "as_of": AS_OF},
+        "params": {**stamp["params"], "repeat": args.repeat, "as_of": AS_OF, "shards": args.shards},
         "input_files": {p.name: rows_per_file[p.name] for p in scanned},
         "input_rows": input_rows,
         "scan": {
@@ -420,6 +427,8 @@ def main(argv: list[str] | None = None) -> int:
         command = [sys.executable, "-m", "listhygiene", "run", *map(str, contacts_files)]
         if args.events:
             command += ["--events", str(events_file)]
+        if args.shards > 1:
+            command += ["--shards", str(args.shards)]
         runs: list[PipelineRun] = []
         for k in range(args.repeat):
             try:
@@ -496,6 +505,8 @@ def main(argv: list[str] | None = None) -> int:
         if failed:
             return failed
     suffix = "-scan" if args.scan_only else ("-spark" if args.engine == "spark" else "")
+    if args.shards > 1 and not args.scan_only:
+        suffix += f"-shards{args.shards}"
     return _write(result, args.results, suffix)
 
 

@@ -331,6 +331,16 @@ def _paths_or_uris(_ctx: Any, _param: Any, values: tuple[str, ...]) -> list[Path
     "shard by shard (needs pyspark and Java; see docs/spark.md).",
 )
 @click.option(
+    "--shards",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    metavar="N",
+    help="--engine duckdb: split the contacts into N shards, merged and scored one after "
+    "another in this process, so memory is bounded by a shard and one input file, not the "
+    "whole list (the same outputs, byte for byte; see docs/scale.md). 1: all at once.",
+)
+@click.option(
     "--spark-master",
     metavar="URL",
     help="Spark master for --engine spark [default: spark-submit's, else local[2]].",
@@ -370,6 +380,7 @@ def run_command(
     import_tags: tuple[str, ...],
     keep_runs: int | None,
     engine: str,
+    shards: int,
     spark_master: str | None,
     spark_shards: int,
     spark_staging: str | None,
@@ -382,6 +393,10 @@ def run_command(
     Inputs: CSV/TSV (UTF-8, UTF-16 with BOM, cp1252; , ; tab | delimiters), Parquet, JSON
     arrays, NDJSON, and .gz or .zip archives of these.
     """
+    if engine == "spark" and shards != 1:
+        raise click.UsageError(
+            "--shards is the embedded engine's; with --engine spark give --spark-shards."
+        )
     opts = RunOptions(
         inputs=list(contacts),
         out=out,
@@ -404,6 +419,7 @@ def run_command(
         keep_runs=keep_runs,
         on_pii_key=reporter.pii.set_key,
         engine=engine,
+        shards=shards,
         spark=SparkOptions(spark_master, spark_shards, spark_staging),
     )
     result = execute(opts, progress=reporter.progress)

@@ -80,6 +80,7 @@ class RunOptions:
     keep_runs: int | None = None  # --keep-runs: overrides rules/ingest.toml [store] keep_raw_runs
     on_pii_key: Callable[[bytes], None] | None = None  # given the store's log-pseudonym key
     engine: str = "duckdb"  # --engine: duckdb (embedded) | spark
+    shards: int = 1  # --shards: the embedded engine's, 1 = all contacts at once
     spark: SparkOptions = field(default_factory=SparkOptions)  # --spark-* (engine spark)
 
 
@@ -348,6 +349,15 @@ def _run_stages(
 
         scratch = out.staging / ".driver"  # never committed; removed with the staging folder
         with spark_prepared(opts, rules, store, run_id, scratch, clock.stage, progress) as p:
+            return _outputs(opts, rules, store, out, run_id, started, clock, p)
+    if opts.shards > 1:  # the sharded stages in this process: memory bounded by a shard
+        from .sharded import LocalRunner, ShardPlan, sharded_prepared
+
+        plan = ShardPlan(opts.shards, str(out.staging / ".shards"), True, partitioned=False)
+        with sharded_prepared(
+            opts, rules, store, run_id, out.staging / ".driver", clock.stage, progress,
+            LocalRunner, plan,
+        ) as p:  # fmt: skip
             return _outputs(opts, rules, store, out, run_id, started, clock, p)
     prepared = _embedded(opts, rules, paths, store, run_id, clock, progress)
     return _outputs(opts, rules, store, out, run_id, started, clock, prepared)

@@ -64,7 +64,7 @@ def _read(path: Path, rules, tmp_path: Path, fast: bool, monkeypatch) -> list:
     staging.mkdir()
     with monkeypatch.context() as m:
         if not fast:
-            m.setattr(events_pkg, "_fast_generic_batch", lambda *a: None)
+            m.setattr(events_pkg.GenericStream, "open", classmethod(lambda *a: None))
         return read_events([path], rules.ingest, staging)
 
 
@@ -97,12 +97,31 @@ def test_fast_path_limits_fall_back(rules, tmp_path, monkeypatch):
     path.write_text(HEAD + ROWS + "x" * 50 + "@example.com,open,2026-10-20T10:00:00Z,c1,e1,\n")
     for limits in ({"max_field_bytes": 50}, {"max_rows_per_file": 3}):
         ingest = replace(rules.ingest, **limits)
-        fast = events_pkg._fast_generic_batch(path, str(path), ingest)
-        assert fast is None
+        stream = events_pkg.GenericStream.open(path, str(path), ingest)
+        assert stream is not None
+        with pytest.raises(events_pkg.NotFast):
+            list(stream.batches(2))
         staging = tmp_path / str(sorted(limits))
         staging.mkdir()
         (batch,) = read_events([path], ingest, staging)
         assert batch.rejects.height > 0
+
+
+@pytest.mark.parametrize("name", [n for n, (_, takes) in CASES.items() if takes])
+@pytest.mark.parametrize("chunk_rows", [1, 7, 1000])
+def test_chunks_read_like_the_whole_file(name, chunk_rows, rules, tmp_path, monkeypatch):
+    """The stream's chunks, one after another, are the whole file's rows: the same row
+    numbers, cells and blank rows dropped; the facts (hash, size) come with the last."""
+    text, _ = CASES[name]
+    path = tmp_path / "events.csv"
+    path.write_bytes(text.encode("utf-8"))
+    (whole,) = _read(path, rules, tmp_path, True, monkeypatch)
+    stream = events_pkg.GenericStream.open(path, str(path), rules.ingest)
+    chunks = list(stream.batches(chunk_rows))
+    assert max(c.frame.height for c in chunks) <= chunk_rows
+    assert_frame_equal(pl.concat([c.frame for c in chunks]), whole.frame)
+    facts = stream.read.facts
+    assert (facts.sha256, facts.size) == (whole.sha256, whole.size_bytes)
 
 
 def test_distinct_ids_are_exact_even_when_hashes_collide():

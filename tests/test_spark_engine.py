@@ -7,9 +7,7 @@ tests/setup_java.sh installs. Every test here is marked `spark`
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import re
 import shutil
 import sys
 from datetime import UTC, datetime
@@ -19,6 +17,7 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
+from engine_outputs import assert_same_files, bench_generate
 from paths import REPO
 
 from listhygiene import ordered_rows, outputs
@@ -34,16 +33,6 @@ SAMPLE = REPO / "data" / "sample"
 EVENTS = REPO / "data" / "events"
 ACCOUNT = REPO / "tests" / "existing" / "misarmail_contacts.json"
 AS_OF = datetime(2026, 11, 1, tzinfo=UTC)
-RUN_ID = re.compile(rb"\d{8}T\d{6}Z-[0-9a-f]{6}")
-WITH_RUN_ID = {"report.html", "summary.md"}  # name the run: compared with its id masked
-PARTITIONED = {
-    "contacts",
-    "duplicates",
-    "possible_duplicates",
-    "unengaged",
-    "suppress_candidates",
-    "winback_audience",
-}
 
 
 def _run(tmp: Path, name: str, engine: str, inputs: list[Path], **kw) -> Path:
@@ -63,27 +52,11 @@ def _run(tmp: Path, name: str, engine: str, inputs: list[Path], **kw) -> Path:
     return out
 
 
-def _files(out: Path) -> dict[str, bytes]:
-    return {
-        str(p.relative_to(out)): p.read_bytes()
-        for p in sorted(out.rglob("*"))
-        if p.is_file()
-        and p.name != "manifest.json"
-        and p.relative_to(out).parts[0] not in PARTITIONED
-    }
-
-
 def _assert_identical(embedded: Path, spark: Path) -> int:
     """Every output file of the embedded run, byte-identical in the Spark run (run ids
     masked where a file names its run); the partitioned tables hold exactly the rows of
     their single files. Returns the number of files compared."""
-    a, b = _files(embedded), _files(spark)
-    assert sorted(a) == sorted(b)
-    for name in a:
-        x, y = a[name], b[name]
-        if name in WITH_RUN_ID:
-            x, y = RUN_ID.sub(b"RUN", x), RUN_ID.sub(b"RUN", y)
-        assert x == y, f"{name} differs between the engines"
+    compared = assert_same_files(embedded, spark)
     for table, whole, key in (
         ("contacts", pl.read_parquet(embedded / "contacts.parquet"), ["source_file", "source_row"]),
         ("duplicates", pl.read_csv(embedded / "duplicates.csv", infer_schema=False), ["source_file", "row"]),
@@ -114,7 +87,7 @@ def _assert_identical(embedded: Path, spark: Path) -> int:
                 pl.col(c).cast(pl.String) for c, t in sharded.schema.items()
             )  # fmt: skip
             assert sharded.sort("email").equals(whole.sort("email")), name
-    return len(a)
+    return compared
 
 
 def _manifests(embedded: Path, spark: Path) -> tuple[dict, dict]:
@@ -363,20 +336,11 @@ def test_quiet_means_quiet_the_jvm_logs_beside_the_store(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "store"]
 
 
-def _bench_generate():
-    spec = importlib.util.spec_from_file_location("bench_generate", REPO / "bench" / "generate.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_generate"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_generated_100k_contacts_identical(tmp_path):
     """bench/generate.py's messy export shape (duplicates, case variants, broken and
     internationalized addresses, suppressions) at 100k contacts with 500k events."""
     data = tmp_path / "data"
-    stamp = _bench_generate().ensure_inputs(data, 100_000, 500_000)
+    stamp = bench_generate().ensure_inputs(data, 100_000, 500_000)
     files = sorted(data / name for name in stamp["files"])
     contacts = [f for f in files if "event" not in f.name]
     events = [f for f in files if "event" in f.name]

@@ -11,6 +11,8 @@ and the format most records match wins. `--events-format` skips detection.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,7 @@ from ..ingest.table import ROW, RawTable
 from ..presets import find_header
 from ..ruleset import IngestRules
 from . import mailerdash, mailgun, postmark, sendgrid, ses
-from .fast_csv import read_generic_csv
+from .fast_csv import GenericCsvRead, NotFast
 from .normalize import owned
 from .table import (
     EVENT_REJECT_SCHEMA,
@@ -35,7 +37,16 @@ from .table import (
     collect,
 )
 
-__all__ = ["EVENT_TYPES", "FORMATS", "FORMAT_NAMES", "EventBatch", "read_events"]
+__all__ = [
+    "EVENT_TYPES",
+    "FORMATS",
+    "FORMAT_NAMES",
+    "EventBatch",
+    "GenericStream",
+    "NotFast",
+    "events_members",
+    "read_events",
+]
 
 # Providers in the order detection tries them (the first wins a tie); the generic table is
 # the fallback.
@@ -82,28 +93,58 @@ def _complete_generic(columns: list[str]) -> dict[str, str] | None:
     return found if all(c in found for c in ("email", "event", "timestamp")) else None
 
 
-def _fast_generic_batch(path: Path, source_file: str, rules: IngestRules) -> EventBatch | None:
-    """A plain CSV/TSV generic table read by DuckDB straight into the columns scoring
-    uses (see fast_csv.py); None when the general reader must read the file. The frame
-    holds `row` and the generic columns the file has: no `source_file` column (the batch
-    names its file) and no all-null columns for absent optional ones."""
-    name = source_file.rsplit("!", 1)[-1]
-    suffix = Path(name).suffix.lower()
-    if _kind(path) != "csv":
-        return None
-    read = read_generic_csv(path, source_file, rules, suffix, _complete_generic)
-    if read is None:
-        return None
-    frame, sha256, size, _ = read
-    return EventBatch(
-        source_file=source_file,
-        format="generic",
-        sha256=sha256,
-        size_bytes=size,
-        records=frame.height,
-        frame=frame,
-        rejects=pl.DataFrame(schema=EVENT_REJECT_SCHEMA),
-    )
+@dataclass
+class GenericStream:
+    """A plain CSV/TSV generic table that DuckDB reads straight into the columns scoring
+    uses, a chunk of rows at a time (fast_csv.GenericCsvRead). A chunk's frame holds
+    `row` and the generic columns the file has: no `source_file` column (the batch names
+    its file) and no all-null columns for absent optional ones. Should the read turn out
+    unfit (fast_csv.NotFast), `general()` reads the file with the general reader."""
+
+    path: Path
+    source_file: str
+    rules: IngestRules
+    read: GenericCsvRead
+
+    @classmethod
+    def open(cls, path: Path, source_file: str, rules: IngestRules) -> GenericStream | None:
+        """None when the general reader must read the file."""
+        if _kind(path) != "csv":
+            return None
+        suffix = Path(source_file.rsplit("!", 1)[-1]).suffix.lower()
+        read = GenericCsvRead.open(path, rules, suffix, _complete_generic)
+        return cls(path, source_file, rules, read) if read is not None else None
+
+    def batches(self, chunk_rows: int) -> Iterator[EventBatch]:
+        """The table's rows as batches of `chunk_rows` (records: the chunk's); raises
+        NotFast. Once the last is read, `facts` gives the file's hash and size."""
+        for frame in self.read.chunks(chunk_rows):
+            yield self.batch(frame, "", 0)
+
+    def batch(self, frame: pl.DataFrame, sha256: str, size: int) -> EventBatch:
+        return EventBatch(
+            source_file=self.source_file,
+            format="generic",
+            sha256=sha256,
+            size_bytes=size,
+            records=frame.height,
+            frame=frame,
+            rejects=pl.DataFrame(schema=EVENT_REJECT_SCHEMA),
+        )
+
+    def whole(self) -> EventBatch:
+        """The whole table as one batch, by whichever reader can read it."""
+        try:
+            parts = list(self.read.chunks())
+        except NotFast:
+            return self.general()
+        facts = self.read.facts
+        assert facts is not None
+        frame = pl.concat(parts) if len(parts) > 1 else parts[0]
+        return self.batch(frame, facts.sha256, facts.size)
+
+    def general(self) -> EventBatch:
+        return _generic_batch(read_one(self.path, self.source_file, self.rules))
 
 
 def _generic_batch(table: RawTable) -> EventBatch:
@@ -253,7 +294,17 @@ def read_events(
 ) -> list[EventBatch]:
     """Every events file (or archive member) as one batch; whole-file problems raise
     InputFileError before anything is written."""
-    batches: list[EventBatch] = []
+    return [
+        m.whole() if isinstance(m, GenericStream) else m
+        for m in events_members(paths, rules, staging, forced)
+    ]
+
+
+def events_members(
+    paths: list[Path], rules: IngestRules, staging: Path, forced: str | None = None
+) -> Iterator[EventBatch | GenericStream]:
+    """Every events file (or archive member) in turn: a plain generic table as a stream
+    to read a chunk at a time, anything else read whole, as one batch."""
     forced_fmt = _format_named(forced) if forced else None
     for path in expand_paths(paths):
         for member, source_file in archive_members(path, str(path), rules, staging):
@@ -261,16 +312,15 @@ def read_events(
                 records = _json_records(member, source_file)
                 fmt = forced_fmt if forced else _detect(records, source_file)
                 if fmt is not None:
-                    batches.append(_provider_batch(member, source_file, records, fmt))
+                    yield _provider_batch(member, source_file, records, fmt)
                     continue
             elif forced_fmt is not None:
                 raise InputFileError(
                     f"{source_file}: --events-format {forced} reads JSON webhook bodies, but "
                     "this file is a table; leave --events-format out for a generic events table."
                 )
-            fast = _fast_generic_batch(member, source_file, rules)
-            if fast is not None:
-                batches.append(fast)
-                continue
-            batches.append(_generic_batch(read_one(member, source_file, rules)))
-    return batches
+            stream = GenericStream.open(member, source_file, rules)
+            if stream is None:
+                yield _generic_batch(read_one(member, source_file, rules))
+            else:
+                yield stream

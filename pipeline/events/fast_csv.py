@@ -18,7 +18,7 @@ import codecs
 import csv
 import hashlib
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +28,7 @@ import polars as pl
 import pyarrow as pa
 
 from ..ingest.sniff import sniff_delimiter
-from ..ingest.table import header_names, owned_frame
+from ..ingest.table import header_names, owned_frame_of
 from ..ruleset import IngestRules
 
 _BLOCK = 16 << 20
@@ -80,81 +80,118 @@ def _sql_str(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
-def read_generic_csv(
-    path: Path,
-    source_file: str,
-    rules: IngestRules,
-    suffix: str,
-    pick: Callable[[list[str]], dict[str, str] | None],
-) -> tuple[pl.DataFrame, str, int, int] | None:
-    """(frame, sha256, size, blank rows), or None when the general reader must read it.
+class NotFast(Exception):
+    """The file turned out unfit for the fast read, after rows were already handed out:
+    whoever took them drops them, and the general reader reads the file."""
 
-    `pick(columns)` maps canonical generic names to header names (None: not a generic
-    table, let the general reader produce its error). `frame` has `row` (Int64,
-    spreadsheet row) and one String column per picked canonical name, blank rows
-    dropped."""
-    with path.open("rb") as f:
-        head = f.read(rules.sniff_bytes)
-    if head.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return None
-    if b"\n" not in head or head.translate(None, _TEXT_BYTES).translate(None, b"\t\n"):
-        return None  # no whole line, or control bytes: the general reader decides
-    try:
-        sample = head[: head.rfind(b"\n") + 1].decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    delimiter = sniff_delimiter(sample, rules.delimiters, suffix)
-    raw_header = next(csv.reader(io.StringIO(sample[: sample.find("\n") + 1], newline=""),
-                                 delimiter=delimiter), None)  # fmt: skip
-    if not raw_header or raw_header == [""]:
-        return None
-    columns = header_names(raw_header)
-    if len(columns) != len(raw_header) or len(columns) > rules.max_columns:
-        return None
-    found = pick(columns)
-    if found is None:
-        return None
-    names = [f"c{i}" for i in range(len(columns))]
-    by_header = dict(zip(columns, names, strict=True))
-    used = {by_header[h] for h in found.values()}
-    others = [n for n in names if n not in used]
-    select = [f"{by_header[h]} AS {canon}" for canon, h in found.items()]
-    if others:
-        select.append(f"({' AND '.join(f'{n} IS NULL' for n in others)}) AS {_OTHERS}")
-    col_sql = "{" + ", ".join(f"'{n}': 'VARCHAR'" for n in names) + "}"
-    # max_line_size a little under the field limit: a line DuckDB accepts has no cell over it.
-    query = f"""SELECT {", ".join(select)} FROM read_csv({_sql_str(str(path))},
-        delim={_sql_str(delimiter)}, quote='"', escape='"', header=true, auto_detect=false,
-        columns={col_sql}, strict_mode=true, null_padding=false, comment='',
-        encoding='utf-8', new_line='\\n', max_line_size={max(rules.max_field_bytes - 2, 1)})"""
-    con = duckdb.connect()
-    try:
-        con.execute("SET enable_progress_bar = false")
-        with ThreadPoolExecutor(1) as pool:
-            facts = pool.submit(_byte_pass, path)
-            try:
-                frame = owned_frame(con.sql(query), _FETCH_ROWS)
-            except (duckdb.Error, pa.ArrowException, OSError):
-                # DuckDB objects to a line: raised when the batch holding it is fetched,
-                # through Arrow's stream (OSError), not as duckdb.Error. The general
-                # reader decides, row by row
-                frame = None
-            info = facts.result()
-    finally:
-        con.close()
-    if frame is None or not info.plain:
-        return None
-    if frame.height == 0 or frame.height != info.lines - 1:
-        return None  # a blank line skipped, or nothing to read: the general reader decides
-    if frame.height > rules.max_rows_per_file:
-        return None
-    frame = frame.with_columns(pl.int_range(2, frame.height + 2, dtype=pl.Int64).alias("row"))
-    data = [c for c in found if c != _OTHERS]
-    blank_expr = pl.all_horizontal(pl.col(c).is_null() for c in data)
-    if others:
-        blank_expr = blank_expr & pl.col(_OTHERS)
-    blank = frame.select(blank_expr.sum()).item()
-    if blank:
-        frame = frame.filter(~blank_expr)
-    frame = frame.select("row", *data)
-    return frame, info.sha256, info.size, int(blank)
+
+@dataclass
+class FastFacts:
+    """What the byte pass and the count proved of a file read to its end."""
+
+    sha256: str
+    size: int
+    blank: int  # blank rows dropped
+
+
+class GenericCsvRead:
+    """A plain CSV/TSV generic table, a chunk of rows at a time (`chunks()`): each frame
+    has `row` (Int64, spreadsheet row) and one String column per picked canonical name,
+    blank rows dropped. `facts` is set once the last chunk is read; `NotFast` is raised
+    (mid-way or at the end) when the file is not fit for this read after all."""
+
+    def __init__(self, path: Path, rules: IngestRules, query: str, data: list[str],
+                 others: bool):  # fmt: skip
+        self.path, self.rules, self.query = path, rules, query
+        self.data, self.others = data, others
+        self.facts: FastFacts | None = None
+
+    @classmethod
+    def open(
+        cls,
+        path: Path,
+        rules: IngestRules,
+        suffix: str,
+        pick: Callable[[list[str]], dict[str, str] | None],
+    ) -> GenericCsvRead | None:
+        """The read of `path`, or None when its head already shows the general reader
+        must read it. `pick(columns)` maps canonical generic names to header names (None:
+        not a generic table, let the general reader produce its error)."""
+        with path.open("rb") as f:
+            head = f.read(rules.sniff_bytes)
+        if head.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return None
+        if b"\n" not in head or head.translate(None, _TEXT_BYTES).translate(None, b"\t\n"):
+            return None  # no whole line, or control bytes: the general reader decides
+        try:
+            sample = head[: head.rfind(b"\n") + 1].decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        delimiter = sniff_delimiter(sample, rules.delimiters, suffix)
+        raw_header = next(csv.reader(io.StringIO(sample[: sample.find("\n") + 1], newline=""),
+                                     delimiter=delimiter), None)  # fmt: skip
+        if not raw_header or raw_header == [""]:
+            return None
+        columns = header_names(raw_header)
+        if len(columns) != len(raw_header) or len(columns) > rules.max_columns:
+            return None
+        found = pick(columns)
+        if found is None:
+            return None
+        names = [f"c{i}" for i in range(len(columns))]
+        by_header = dict(zip(columns, names, strict=True))
+        used = {by_header[h] for h in found.values()}
+        others = [n for n in names if n not in used]
+        select = [f"{by_header[h]} AS {canon}" for canon, h in found.items()]
+        if others:
+            select.append(f"({' AND '.join(f'{n} IS NULL' for n in others)}) AS {_OTHERS}")
+        col_sql = "{" + ", ".join(f"'{n}': 'VARCHAR'" for n in names) + "}"
+        # max_line_size a little under the field limit: a line DuckDB accepts has no cell
+        # over it.
+        query = f"""SELECT {", ".join(select)} FROM read_csv({_sql_str(str(path))},
+            delim={_sql_str(delimiter)}, quote='"', escape='"', header=true,
+            auto_detect=false, columns={col_sql}, strict_mode=true, null_padding=false,
+            comment='', encoding='utf-8', new_line='\\n',
+            max_line_size={max(rules.max_field_bytes - 2, 1)})"""
+        return cls(path, rules, query, list(found), bool(others))
+
+    def chunks(self, chunk_rows: int = _FETCH_ROWS) -> Iterator[pl.DataFrame]:
+        data = self.data
+        blank_expr = pl.all_horizontal(pl.col(c).is_null() for c in data)
+        if self.others:
+            blank_expr = blank_expr & pl.col(_OTHERS)
+        seen = blank = 0
+        con = duckdb.connect()
+        try:
+            con.execute("SET enable_progress_bar = false")
+            with ThreadPoolExecutor(1) as pool:
+                facts = pool.submit(_byte_pass, self.path)
+                try:
+                    reader = con.sql(self.query).to_arrow_reader(chunk_rows)
+                    for batch in reader:
+                        part = pl.from_arrow(batch)
+                        assert isinstance(part, pl.DataFrame)
+                        part = owned_frame_of(part).with_columns(
+                            pl.int_range(seen + 2, seen + 2 + part.height, dtype=pl.Int64)
+                            .alias("row")
+                        )  # fmt: skip
+                        seen += part.height
+                        if seen > self.rules.max_rows_per_file:
+                            raise NotFast  # the general reader says which cap, and how to raise it
+                        dropped = part.select(blank_expr.sum()).item()
+                        if dropped:
+                            part = part.filter(~blank_expr)
+                            blank += dropped
+                        yield part.select("row", *data)
+                except (duckdb.Error, pa.ArrowException, OSError):
+                    # DuckDB objects to a line: raised when the batch holding it is fetched,
+                    # through Arrow's stream (OSError), not as duckdb.Error. The general
+                    # reader decides, row by row
+                    raise NotFast from None
+                finally:
+                    info = facts.result()
+        finally:
+            con.close()
+        if not info.plain or seen == 0 or seen != info.lines - 1:
+            raise NotFast  # a blank line skipped, or nothing to read: the general reader decides
+        self.facts = FastFacts(info.sha256, info.size, blank)

@@ -96,10 +96,13 @@ def owned_frame(
     for batch in relation.to_arrow_reader(batch_rows):
         part = pl.from_arrow(batch)
         assert isinstance(part, pl.DataFrame)
-        parts.append(
-            part.select(
-                pl.concat_str(pl.col(c), pl.lit("")).alias(c) if t == pl.String else pl.col(c)
-                for c, t in part.schema.items()
-            )
-        )
+        parts.append(owned_frame_of(part))
     return pl.concat(parts) if parts else None
+
+
+def owned_frame_of(part: pl.DataFrame) -> pl.DataFrame:
+    """`part` with its strings copied into buffers of polars' own (see owned_frame)."""
+    return part.select(
+        pl.concat_str(pl.col(c), pl.lit("")).alias(c) if t == pl.String else pl.col(c)
+        for c, t in part.schema.items()
+    )

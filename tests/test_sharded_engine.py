@@ -1,0 +1,198 @@
+"""`--shards N`: the embedded engine shard by shard, in this process, gives the files of
+a run that holds every contact at once, byte for byte.
+
+The shard tasks are the Spark engine's own (sharded.py), run one after another by
+`LocalRunner`; no JVM here, so these tests run in every `make test`.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+from click.testing import CliRunner
+from engine_outputs import PARTITIONED, assert_same_files, bench_generate
+from paths import REPO
+
+from listhygiene import ordered_rows, outputs, sharded
+from listhygiene.cli import main
+from listhygiene.deliverability import DnsOptions
+from listhygiene.events import normalize
+from listhygiene.run import RunOptions, execute
+
+SAMPLE = REPO / "data" / "sample"
+EVENTS = REPO / "data" / "events"
+ACCOUNT = REPO / "tests" / "existing" / "misarmail_contacts.json"
+AS_OF = datetime(2026, 11, 1, tzinfo=UTC)
+FULL = {
+    "events": [EVENTS],
+    "existing": ACCOUNT,
+    "campaign_id": "winback-1",
+    "winback_sent": ("e01a6454b5", "1a038a49bd"),  # two campaigns of the sample's events
+}
+
+
+def _run(tmp: Path, name: str, inputs: list[Path], shards: int, **kw) -> Path:
+    out = tmp / name
+    opts = RunOptions(
+        inputs=inputs,
+        out=out,
+        db=tmp / f"{name}.duckdb",
+        as_of=AS_OF,
+        dns=DnsOptions(mode="cache"),
+        shards=shards,
+        **kw,
+    )
+    result = execute(opts)
+    assert result.exit_code in (0, 1)
+    return out
+
+
+def _manifest(out: Path) -> dict:
+    return json.loads((out / "manifest.json").read_text())
+
+
+def test_sample_with_events_and_account_is_identical(tmp_path):
+    whole = _run(tmp_path, "whole", [SAMPLE], 1, **FULL)
+    sharded_out = _run(tmp_path, "sharded", [SAMPLE], 7, **FULL)
+    assert assert_same_files(whole, sharded_out) >= 25  # every CSV, JSON, payload, report
+    assert pl.read_csv(sharded_out / "suppress_candidates.csv").height > 100
+    a, b = _manifest(whole), _manifest(sharded_out)
+    for part in ("reconciliation", "events", "health", "payloads", "deliverability",
+                 "existing", "inputs"):  # fmt: skip
+        assert a[part] == b[part], part
+    assert a["engine"] == {"name": "duckdb"}
+    assert b["engine"]["name"] == "duckdb" and b["engine"]["shards"] == 7
+    assert len(b["engine"]["tasks"]["shards"]) == 7
+    # the Spark run's partitioned tables are Spark's alone; the staging folder is gone
+    assert not any((sharded_out / t).exists() for t in PARTITIONED)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_events_streamed_a_chunk_at_a_time(tmp_path, monkeypatch):
+    """With chunks of 500 rows the events task never normalizes more than 500 events at
+    once, and the files are those of one pass; so are chunked row outputs."""
+    monkeypatch.setattr(ordered_rows, "CHUNK_ROWS", 37)
+    monkeypatch.setattr(outputs, "ROW_GROUP", 50)  # both runs: row groups shape the bytes
+    whole = _run(tmp_path, "whole", [SAMPLE], 1, **FULL)
+    sizes: list[int] = []
+    real = normalize.events_normalized
+
+    def counting(batches, rules, known=None):
+        sizes.append(sum(b.frame.height for b in batches))
+        return real(batches, rules, known)
+
+    monkeypatch.setattr(normalize, "events_normalized", counting)
+    monkeypatch.setattr(sharded, "EVENT_CHUNK_ROWS", 500)
+    chunked = _run(tmp_path, "chunked", [SAMPLE], 3, **FULL)
+    assert_same_files(whole, chunked)
+    events = _manifest(whole)["events"]["input_records"]
+    assert events > 5_000 and max(sizes) == 500 and sum(sizes) == events
+    assert len(sizes) == -(-events // 500)
+
+
+@pytest.mark.parametrize("flaw", ["ragged line", "blank line"])
+def test_an_events_file_found_unfit_is_read_again_whole(tmp_path, monkeypatch, flaw):
+    """DuckDB's strict read stops at a ragged line; a blank line (which it skips) shows
+    only at the end, when its rows do not add up to the file's lines. Either way the
+    chunks staged so far are dropped and the general reader reads the file, as one
+    pass does (a ragged line is rejected there, a blank one skipped)."""
+    lines = (EVENTS / "events.csv").read_text().splitlines(keepends=True)
+    path = tmp_path / "flawed.csv"
+    bad = "x@example.com,open\n" if flaw == "ragged line" else "\n"
+    path.write_text("".join(lines[:3000]) + bad + "".join(lines[3000:]))
+    dropped: list[int] = []
+    real = sharded._EventsMade.drop
+
+    def drop(self, member):
+        dropped.append(len(self.parts) - self._undo[member][0] if member in self._undo else 0)
+        real(self, member)
+
+    monkeypatch.setattr(sharded._EventsMade, "drop", drop)
+    monkeypatch.setattr(sharded, "EVENT_CHUNK_ROWS", 1000)
+    kw = {"events": [path, EVENTS], "campaign_id": "winback-1"}
+    whole = _run(tmp_path, "whole", [SAMPLE], 1, **kw)
+    chunked = _run(tmp_path, "chunked", [SAMPLE], 4, **kw)
+    assert_same_files(whole, chunked)
+    assert _manifest(whole)["events"] == _manifest(chunked)["events"]
+    assert len(dropped) == 1
+    if flaw == "blank line":  # found at the end: every chunk had been staged
+        assert dropped[0] >= 7 * 4  # 7 chunks, each in (nearly) every shard
+    else:
+        rejects = pl.read_csv(chunked / "events_rejects.csv")
+        assert (rejects["source_file"] == str(path)).sum() >= 1
+
+
+def test_events_in_a_zip_and_the_same_file_twice(tmp_path, monkeypatch):
+    import zipfile
+
+    lines = (EVENTS / "events.csv").read_text().splitlines(keepends=True)
+    header, body = lines[0], lines[1:]
+    archive = tmp_path / "events.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("b-later.csv", header + "".join(body[: len(body) // 2]))
+        z.writestr("a-first.csv", header + "".join(body[len(body) // 2 :] + body[:50]))
+    monkeypatch.setattr(sharded, "EVENT_CHUNK_ROWS", 999)
+    kw = {"events": [archive, EVENTS / "events.csv", EVENTS / "events.csv"]}
+    whole = _run(tmp_path, "whole", [SAMPLE], 1, **kw)
+    chunked = _run(tmp_path, "chunked", [SAMPLE], 5, **kw)
+    assert_same_files(whole, chunked)
+    assert _manifest(whole)["events"] == _manifest(chunked)["events"]
+    assert len(_manifest(chunked)["events"]["files"]) == 4
+
+
+def test_generated_contacts_identical(tmp_path, monkeypatch):
+    """bench/generate.py's messy export shape (duplicates, case variants, broken and
+    internationalized addresses, suppressions) at 30k contacts with 200k events."""
+    data = tmp_path / "data"
+    stamp = bench_generate().ensure_inputs(data, 30_000, 200_000)
+    files = sorted(data / name for name in stamp["files"])
+    contacts = [f for f in files if "event" not in f.name]
+    events = [f for f in files if "event" in f.name]
+    kw = {"events": events, "campaign_id": "winback-1"}
+    whole = _run(tmp_path, "whole", contacts, 1, **kw)
+    monkeypatch.setattr(sharded, "EVENT_CHUNK_ROWS", 65_536)
+    chunked = _run(tmp_path, "sharded", contacts, 6, **kw)
+    assert_same_files(whole, chunked)
+    a, b = _manifest(whole), _manifest(chunked)
+    assert a["reconciliation"] == b["reconciliation"]
+    assert a["reconciliation"]["duplicates_merged"] > 0
+    assert a["reconciliation"]["rejected"] > 0
+    assert a["events"] == b["events"]
+
+
+@pytest.mark.parametrize("broken", ["contacts", "events"])
+def test_a_bad_input_is_the_same_clean_error(tmp_path, broken):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("carol,x\n1,2\n")
+    bad_events = tmp_path / "bad_events.csv"
+    bad_events.write_text("who,what\n1,2\n")
+    contacts = [str(SAMPLE)] + ([str(bad)] if broken == "contacts" else [])
+    events = [str(EVENTS)] + ([str(bad_events)] if broken == "events" else [])
+    said = {}
+    for shards in ("1", "4"):
+        result = CliRunner().invoke(
+            main,
+            ["run", *contacts, *(a for e in events for a in ("--events", e)),
+             "--out", str(tmp_path / shards), "--db", str(tmp_path / f"{shards}.duckdb"),
+             "--dns", "off", "--shards", shards],
+        )  # fmt: skip
+        assert result.exit_code == 2, result.output
+        assert not (tmp_path / shards).exists()  # nothing half-written
+        said[shards] = result.stderr
+    assert said["1"] == said["4"]
+    assert ("bad_events.csv" if broken == "events" else "no column can be the email") in said["4"]
+
+
+def test_shards_is_the_embedded_engines_option(tmp_path):
+    result = CliRunner().invoke(
+        main,
+        ["run", str(SAMPLE), "--out", str(tmp_path / "o"), "--db", str(tmp_path / "s.duckdb"),
+         "--engine", "spark", "--shards", "4"],
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "--spark-shards" in result.output
+    assert not (tmp_path / "o").exists()
