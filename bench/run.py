@@ -241,6 +241,30 @@ def run_pipeline_once(command: list[str], work: Path, cap_mb: float | None = Non
 # ---------------------------------------------------------------- reporting
 
 
+def split_lines(path: Path, parts: int) -> list[Path]:
+    """`path` (a CSV with a header and one record per line, as generate.py writes) as
+    `parts` files of equal records, each with the header, beside it; reused when there."""
+    if parts <= 1:
+        return [path]
+    out = [path.with_name(f"{path.stem}-part-{k:03d}-of-{parts:03d}.csv") for k in range(parts)]
+    if all(p.exists() for p in out):
+        return out
+    with path.open("rb") as f:
+        header = f.readline()
+        records = sum(1 for _ in f)
+    with path.open("rb") as f:
+        f.readline()
+        for k, dest in enumerate(out):
+            take = records // parts + (1 if k < records % parts else 0)
+            tmp = dest.with_suffix(".tmp")
+            with tmp.open("wb") as w:
+                w.write(header)
+                for _ in range(take):
+                    w.write(f.readline())
+            tmp.replace(dest)
+    return out
+
+
 def median(values: list[float]) -> float:
     return round(statistics.median(values), 4)
 
@@ -352,9 +376,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--shards",
         type=int,
+        nargs="*",
+        default=[8],
+        help="after the embedded engine's single pass, run it again with --shards N (shard "
+        "by shard in the one process: bounded memory) for each N given; none: skip",
+    )
+    parser.add_argument(
+        "--contact-files",
+        type=int,
         default=1,
-        help="the embedded engine's --shards: 1 holds every contact at once; N > 1 runs "
-        "the contacts shard by shard in the one process (bounded memory)",
+        metavar="K",
+        help="give the contacts as K files of equal rows (contacts-part-NNN.csv, header in "
+        "each): a file is one task, whose memory grows with its rows",
     )
     parser.add_argument(
         "--spark-shards",
@@ -364,8 +397,8 @@ def main(argv: list[str] | None = None) -> int:
         help="shard counts to run Spark with; two or more give the per-shard overhead",
     )
     args = parser.parse_args(argv)
-    if args.contacts < 1 or args.events < 0 or args.repeat < 1 or args.shards < 1:
-        parser.error("need --contacts >= 1, --events >= 0, --repeat >= 1, --shards >= 1")
+    if args.contacts < 1 or args.events < 0 or args.repeat < 1 or min(args.shards, default=2) < 2:
+        parser.error("need --contacts >= 1, --events >= 0, --repeat >= 1, --shards >= 2")
 
     # One folder per size, so switching sizes back and forth reuses earlier inputs.
     inputs = args.work / f"contacts-{args.contacts}_events-{args.events}"
@@ -373,7 +406,10 @@ def main(argv: list[str] | None = None) -> int:
     stamp = generate.ensure_inputs(inputs, args.contacts, args.events, args.seed)
     verb = "reused" if stamp["reused"] else "generated"
     print(f"{verb} inputs in {inputs} ({time.perf_counter() - started:.1f}s)", file=sys.stderr)
-    contacts_files = [inputs / generate.CONTACTS_FILE, inputs / generate.UNSUB_FILE]
+    contacts_files = [
+        *split_lines(inputs / generate.CONTACTS_FILE, args.contact_files),
+        inputs / generate.UNSUB_FILE,
+    ]
     events_file = inputs / generate.EVENTS_FILE
 
     # Scan: one warm-up pass, then --repeat timed passes; with events, the events file is
@@ -395,7 +431,12 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {
         "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "machine": machine_info("duckdb", "polars"),
-        "params": {**stamp["params"], "repeat": args.repeat, "as_of": AS_OF, "shards": args.shards},
+        "params": {
+            **stamp["params"],
+            "repeat": args.repeat,
+            "as_of": AS_OF,
+            "contact_files": args.contact_files,
+        },
         "input_files": {p.name: rows_per_file[p.name] for p in scanned},
         "input_rows": input_rows,
         "scan": {
@@ -427,8 +468,6 @@ def main(argv: list[str] | None = None) -> int:
         command = [sys.executable, "-m", "listhygiene", "run", *map(str, contacts_files)]
         if args.events:
             command += ["--events", str(events_file)]
-        if args.shards > 1:
-            command += ["--shards", str(args.shards)]
         runs: list[PipelineRun] = []
         for k in range(args.repeat):
             try:
@@ -447,92 +486,103 @@ def main(argv: list[str] | None = None) -> int:
                 print("bench: no results written.", file=sys.stderr)
                 return 1
             print(f"pipeline repeat {k + 1}: {runs[-1].seconds:.2f}s", file=sys.stderr)
-        if not runs:  # capped: what was measured is in result["pipeline"]
+        sharded_next = bool(args.shards) and args.engine != "spark"
+        if not runs and not sharded_next:  # capped: what was measured is in result["pipeline"]
             return _write(result, args.results, "-capped")
-        run_seconds = median([r.seconds for r in runs])
-        stages = stage_medians(runs)
-        stage_names = list(stages)
-        ingest = stages.get("ingest")
-        result["pipeline"] = {
-            "command": [
-                *command[1:],
-                "--out",
-                "<tmp>",
-                "--db",
-                "<tmp>",
-                "--as-of",
-                AS_OF,
-                "--quiet",
-            ],
-            "seconds": run_seconds,
-            "all_seconds": [round(r.seconds, 4) for r in runs],
-            "exit_code": runs[-1].exit_code,
-            "exit_codes": [r.exit_code for r in runs],
-            "peak_rss_mb": round(max(r.peak_rss_mb for r in runs), 1),
-            "stage_seconds": stages,
-            # each stage's peak resident memory (manifest `stage_peak_rss_mb`), max of repeats
-            "stage_peak_rss_mb": {
-                name: max(r.stage_peak_rss_mb[name] for r in runs if name in r.stage_peak_rss_mb)
-                for name in stage_names
-                if any(name in r.stage_peak_rss_mb for r in runs)
-            },
-            "manifest_input_rows": runs[-1].manifest_input_rows,
-            "rows_per_s": per_second(input_rows, run_seconds),
-            "ingest_rows_per_s": per_second(input_rows, ingest),
-        }
-        ingest_ratio = round(ingest / scan_seconds, 3) if ingest is not None else None
-        result["ratios"] = {
-            "ingest_over_scan": ingest_ratio,
-            "ingest_over_materialize": round(ingest / floor_seconds, 3) if ingest else None,
-            # issue 6: merging must take no more than the ingest of the same file
-            "merge_over_ingest": round(stages["merge"] / ingest, 3)
-            if ingest and "merge" in stages
-            else None,
-            "run_over_scan": round(run_seconds / scan_seconds, 3),
-            # issue 10: the whole run against a bare scan of every input file, events included
-            "run_over_all_scan": round(run_seconds / all_scan_seconds, 3),
-            "run_over_parse_typed": round(run_seconds / floor_typed, 3),
-            "run_target": RUN_TARGET,
-            "meets_run_target": run_seconds / all_scan_seconds <= RUN_TARGET,
-            "peak_rss_target_mb": RSS_TARGET_MB,
-            "meets_rss_target": max(r.peak_rss_mb for r in runs) <= RSS_TARGET_MB,
-            "ingest_target": INGEST_TARGET,
-            "meets_ingest_target": ingest_ratio is not None and ingest_ratio <= INGEST_TARGET,
-        }
+        if runs:  # else capped: the sharded runs still show what fits
+            run_seconds = median([r.seconds for r in runs])
+            stages = stage_medians(runs)
+            stage_names = list(stages)
+            ingest = stages.get("ingest")
+            result["pipeline"] = {
+                "command": [
+                    *command[1:],
+                    "--out",
+                    "<tmp>",
+                    "--db",
+                    "<tmp>",
+                    "--as-of",
+                    AS_OF,
+                    "--quiet",
+                ],
+                "seconds": run_seconds,
+                "all_seconds": [round(r.seconds, 4) for r in runs],
+                "exit_code": runs[-1].exit_code,
+                "exit_codes": [r.exit_code for r in runs],
+                "peak_rss_mb": round(max(r.peak_rss_mb for r in runs), 1),
+                "stage_seconds": stages,
+                # each stage's peak resident memory (manifest `stage_peak_rss_mb`), max of repeats
+                "stage_peak_rss_mb": {
+                    name: max(r.stage_peak_rss_mb.get(name, 0.0) for r in runs)
+                    for name in stage_names
+                    if any(name in r.stage_peak_rss_mb for r in runs)
+                },
+                "manifest_input_rows": runs[-1].manifest_input_rows,
+                "rows_per_s": per_second(input_rows, run_seconds),
+                "ingest_rows_per_s": per_second(input_rows, ingest),
+            }
+            ingest_ratio = round(ingest / scan_seconds, 3) if ingest is not None else None
+            result["ratios"] = {
+                "ingest_over_scan": ingest_ratio,
+                "ingest_over_materialize": round(ingest / floor_seconds, 3) if ingest else None,
+                # issue 6: merging must take no more than the ingest of the same file
+                "merge_over_ingest": round(stages["merge"] / ingest, 3)
+                if ingest and "merge" in stages
+                else None,
+                "run_over_scan": round(run_seconds / scan_seconds, 3),
+                # issue 10: the whole run against a bare scan of every input file, events included
+                "run_over_all_scan": round(run_seconds / all_scan_seconds, 3),
+                "run_over_parse_typed": round(run_seconds / floor_typed, 3),
+                "run_target": RUN_TARGET,
+                "meets_run_target": run_seconds / all_scan_seconds <= RUN_TARGET,
+                "peak_rss_target_mb": RSS_TARGET_MB,
+                "meets_rss_target": max(r.peak_rss_mb for r in runs) <= RSS_TARGET_MB,
+                "ingest_target": INGEST_TARGET,
+                "meets_ingest_target": ingest_ratio is not None and ingest_ratio <= INGEST_TARGET,
+            }
 
     if args.engine == "spark" and not args.scan_only:
-        failed = _spark_runs(result, command, inputs, args, all_scan_seconds)
+        variants = [
+            (str(n), ["--engine", "spark", "--spark-shards", str(n)]) for n in args.spark_shards
+        ]
+        failed = _engine_runs(result, "spark", variants, command, inputs, args, all_scan_seconds)
+        if failed:
+            return failed
+    elif args.shards and not args.scan_only:
+        variants = [(str(n), ["--shards", str(n)]) for n in args.shards]
+        failed = _engine_runs(result, "sharded", variants, command, inputs, args, all_scan_seconds)
         if failed:
             return failed
     suffix = "-scan" if args.scan_only else ("-spark" if args.engine == "spark" else "")
-    if args.shards > 1 and not args.scan_only:
-        suffix += f"-shards{args.shards}"
+    if (result["pipeline"] or {}).get("capped"):
+        suffix += "-capped"
     return _write(result, args.results, suffix)
 
 
-def _spark_runs(
+def _engine_runs(
     result: dict[str, Any],
+    key: str,
+    variants: list[tuple[str, list[str]]],
     command: list[str],
     inputs: Path,
     args: argparse.Namespace,
     all_scan_seconds: float,
 ) -> int:
-    """The Spark engine on the same files, per shard count: wall seconds, the process
-    tree's peak RSS, and each task's own seconds (from the manifest's `engine.tasks`)."""
-    embedded = result["pipeline"]["seconds"]
+    """The run sharded (`key` "spark": the Spark engine; "sharded": the embedded engine's
+    --shards) on the same files, per shard count: wall seconds, the peak RSS of the
+    process and of its tree, and each task's own seconds (the manifest's `engine.tasks`)."""
+    embedded = result["pipeline"].get("seconds")  # None: the single pass was capped
     by_shards: dict[str, Any] = {}
-    for shards in args.spark_shards:
+    for shards, extra in variants:
         runs: list[PipelineRun] = []
         for k in range(args.repeat):
-            spark_command = [*command, "--engine", "spark", "--spark-shards", str(shards)]
             try:
-                runs.append(run_pipeline_once(spark_command, inputs, args.rss_cap_mb))
+                runs.append(run_pipeline_once([*command, *extra], inputs, args.rss_cap_mb))
             except (PipelineFailed, PipelineCapped) as exc:
-                print(f"bench: spark, {shards} shards, repeat {k + 1}: {exc}", file=sys.stderr)
+                print(f"bench: {key}, {shards} shards, repeat {k + 1}: {exc}", file=sys.stderr)
                 return 1
-            print(
-                f"spark {shards} shards, repeat {k + 1}: {runs[-1].seconds:.2f}s", file=sys.stderr
-            )
+            took = runs[-1].seconds
+            print(f"{key} {shards} shards, repeat {k + 1}: {took:.2f}s", file=sys.stderr)
         seconds = median([r.seconds for r in runs])
         tasks = runs[-1].engine.get("tasks", {})
         shard_tasks = tasks.get("shards", [])
@@ -540,9 +590,14 @@ def _spark_runs(
         by_shards[str(shards)] = {
             "seconds": seconds,
             "all_seconds": [round(r.seconds, 3) for r in runs],
-            "over_embedded": round(seconds / embedded, 3),
+            "over_embedded": round(seconds / embedded, 3) if embedded else None,
             "over_all_scan": round(seconds / all_scan_seconds, 3),
             "driver_peak_rss_mb": round(max(r.peak_rss_mb for r in runs), 1),
+            "meets_rss_target": max(r.peak_rss_mb for r in runs) <= RSS_TARGET_MB,
+            "stage_peak_rss_mb": {
+                name: max(r.stage_peak_rss_mb.get(name, 0.0) for r in runs)
+                for name in runs[-1].stage_peak_rss_mb
+            },
             "tree_peak_rss_mb": max(r.tree_peak_rss_mb for r in runs),
             "stage_seconds": stage_medians(runs),
             "input_tasks": tasks.get("inputs", []),
@@ -562,32 +617,34 @@ def _spark_runs(
             "spark": runs[-1].engine.get("spark"),
             "master": runs[-1].engine.get("master"),
         }
-    result["spark"] = {"embedded_seconds": embedded, "by_shards": by_shards}
+    result[key] = {"embedded_seconds": embedded, "by_shards": by_shards}
     counts = sorted(int(k) for k in by_shards)
     if len(counts) >= 2:  # the wall time each extra shard adds, all else equal
         lo, hi = by_shards[str(counts[0])], by_shards[str(counts[-1])]
-        result["spark"]["per_shard_overhead_seconds"] = round(
+        result[key]["per_shard_overhead_seconds"] = round(
             (hi["seconds"] - lo["seconds"]) / (counts[-1] - counts[0]), 4
         )
-    _print_spark(result)
+    _print_sharded(result[key], key)
     return 0
 
 
-def _print_spark(result: dict[str, Any]) -> None:
-    spark = result["spark"]
+def _print_sharded(runs: dict[str, Any], key: str) -> None:
     print()
-    print(f"  embedded engine: {spark['embedded_seconds']:.2f}s")
-    for shards, r in spark["by_shards"].items():
+    one_pass = runs["embedded_seconds"]
+    print(f"  embedded engine, one pass: {f'{one_pass:.2f}s' if one_pass else 'capped'}")
+    for shards, r in runs["by_shards"].items():
         t = r["shard_tasks"]
+        where = f"spark {r['master']}" if key == "spark" else "embedded"
         print(
-            f"  spark {r['master']}, {shards} shards: {r['seconds']:.2f}s = "
-            f"{r['over_embedded']:.2f}x embedded, {r['over_all_scan']:.1f}x the scan; "
-            f"tree peak {r['tree_peak_rss_mb']:,.0f} MB; shard tasks {t['seconds_total']:.2f}s "
-            f"in all ({t['seconds_min']}-{t['seconds_max']}s each)"
+            f"  {where}, {shards} shards: {r['seconds']:.2f}s = "
+            f"{r['over_embedded'] or '-'}x one pass, {r['over_all_scan']:.1f}x the scan; "
+            f"peak {r['driver_peak_rss_mb']:,.0f} MB (tree {r['tree_peak_rss_mb']:,.0f} MB); "
+            f"shard tasks {t['seconds_total']:.2f}s in all ({t['seconds_min']}-"
+            f"{t['seconds_max']}s each)"
         )
         print(f"    stages: {r['stage_seconds']}")
-    if "per_shard_overhead_seconds" in spark:
-        print(f"  per-shard overhead: {spark['per_shard_overhead_seconds']:.3f}s of wall time")
+    if "per_shard_overhead_seconds" in runs:
+        print(f"  per-shard overhead: {runs['per_shard_overhead_seconds']:.3f}s of wall time")
 
 
 def _write(result: dict[str, Any], folder: Path, suffix: str) -> int:

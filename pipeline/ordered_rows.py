@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 CHUNK_ROWS = 100_000  # rows per chunk: bounded memory, and few enough calls per output
 # The driver's sort: DuckDB's memory cap before it spills to its temporary folder.
-SORT_MEMORY = "2GB"
+SORT_MEMORY = "1GB"
 
 
 @dataclass(frozen=True)

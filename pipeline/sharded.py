@@ -31,7 +31,6 @@ readers are the embedded engine's own.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import pickle
 import re
@@ -44,8 +43,10 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
@@ -232,27 +233,62 @@ def _read(where: str, rel: str) -> pl.DataFrame:
 
 def _shards_of(frame: pl.DataFrame, rules: RuleSet, shards: int) -> pl.Series:
     """The shard of each row of `frame`: `shard_numbers` of its canonical key."""
+    return _key_shards(frame.get_column("email_key"), rules, shards)
+
+
+def _key_shards(email_keys: pl.Series, rules: RuleSet, shards: int) -> pl.Series:
     from .merge import canonical_keys
 
-    return shard_numbers(
-        canonical_keys(frame.get_column("email_key"), rules.merge.providers), shards
-    )
+    return shard_numbers(canonical_keys(email_keys, rules.merge.providers), shards)
+
+
+_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+_FNV_PRIME = np.uint64(0x100000001B3)
+
+
+def key_hashes(keys: pl.Series) -> np.ndarray:
+    """Each key's 64-bit hash: FNV-1a over its UTF-8 bytes, then splitmix64's finalizer
+    (so the low bits, which `% shards` keeps, depend on every byte). Arithmetic on the
+    bytes alone: the same on every machine, Python and library version. Vectorized over
+    the keys sorted by length, one byte position at a time (work: the keys' total bytes).
+    A null key hashes as the empty string."""
+    arr = keys.cast(pl.String).to_arrow()
+    arr = pc.cast(arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr,
+                  pa.large_string())  # fmt: skip
+    n = len(arr)
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + n + 1]
+    data = arr.buffers()[2]
+    data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8)
+    lengths = np.diff(offsets)
+    if arr.null_count:
+        lengths = np.where(np.asarray(arr.is_null()), 0, lengths)
+    order = np.argsort(-lengths, kind="stable")
+    starts, longest = offsets[:-1][order], int(lengths.max(initial=0))
+    # with the keys longest first, those longer than j are a prefix of this many
+    active = np.searchsorted(-lengths[order], -np.arange(longest), side="left")
+    h = np.full(n, _FNV_OFFSET, dtype=np.uint64)
+    for j in range(longest):
+        c = active[j]
+        h[:c] ^= data[starts[:c] + j].astype(np.uint64)
+        h[:c] *= _FNV_PRIME
+    h ^= h >> np.uint64(30)
+    h *= np.uint64(0xBF58476D1CE4E5B9)
+    h ^= h >> np.uint64(27)
+    h *= np.uint64(0x94D049BB133111EB)
+    h ^= h >> np.uint64(31)
+    out = np.empty(n, dtype=np.uint64)
+    out[order] = h
+    return out
 
 
 def shard_numbers(keys: pl.Series, shards: int) -> pl.Series:
-    """Each key's shard: the first 8 bytes of its BLAKE2b digest, little-endian, modulo
-    `shards`. The same on every machine, Python and library version: whichever task
-    meets a key (an input file, an events file) sends it to the same shard. Worked out
-    once per distinct key."""
-    distinct = keys.drop_nulls().unique()
-    codes = [
-        int.from_bytes(hashlib.blake2b(k.encode("utf-8", "surrogatepass"), digest_size=8).digest(),
-                       "little") % shards
-        for k in distinct.to_list()
-    ]  # fmt: skip
-    return keys.replace_strict(
-        distinct, pl.Series(codes, dtype=pl.Int32), default=0, return_dtype=pl.Int32
-    ).alias(SHARD)
+    """Each key's shard: its `key_hashes` modulo `shards` (a null key: shard 0). The same
+    everywhere: whichever task meets a key (an input file, an events file) sends it to
+    the same shard."""
+    codes = (key_hashes(keys) % np.uint64(shards)).astype(np.int32)
+    return (
+        pl.Series(SHARD, codes, dtype=pl.Int32).scatter(keys.is_null().arg_true(), 0).alias(SHARD)
+    )
 
 
 def _write_shards(where: str, folder: str, frame: pl.DataFrame, name: str) -> list[tuple[int, str]]:
@@ -325,7 +361,7 @@ def _input_task(job: tuple[int, str, bytes, str]) -> list[tuple[str, Any]]:
     return results
 
 
-EVENT_CHUNK_ROWS = 1 << 20  # rows of a plain events table normalized at a time
+EVENT_CHUNK_ROWS = 1 << 19  # rows of a plain events table normalized at a time (~1.2 GB at 10M)
 
 
 def _events_task(job: tuple[int, str, bytes, str]) -> list[tuple[str, Any]]:
@@ -397,11 +433,12 @@ class _EventsMade:
         self.input_records = self.count = 0
         self.members: dict[int, dict[str, Any]] = {}  # the manifest entry of each member
         self._chunk: dict[int, int] = {}
+        self.known: pl.DataFrame | None = None  # addresses validated so far, and their keys
         self._undo: dict[int, tuple[int, int, int, int, int, int]] = {}
 
     def add(self, batch: Any, member: int, whole: bool) -> None:
         """Normalize one batch (a member read whole, or a chunk of one) and stage it."""
-        from .events.normalize import events_normalized
+        from .events.normalize import events_normalized, owned
         from .report import events_by_day
 
         if member not in self._undo:  # where the member's first batch began, to drop it
@@ -409,11 +446,19 @@ class _EventsMade:
                                   len(self.skipped), self.input_records, self.count)  # fmt: skip
         chunk = self._chunk.get(member, 0)
         self._chunk[member] = chunk + 1
-        normalized = events_normalized([batch], self.rules.scoring, None)
+        normalized = events_normalized([batch], self.rules.scoring, self.known)
+        learnt = normalized.known()
+        if self.known is not None:  # the new ones, copied: a view would keep the batch's
+            learnt = learnt.join(self.known, on="email_input", how="anti")
+            learnt = learnt.select(owned(pl.col("email_input")), owned(pl.col("email_key")))
+            learnt = pl.concat([self.known, learnt]) if learnt.height else self.known
+        self.known = learnt
         # the batch's position instead of its name: 4 bytes an event, and two members of
         # one name stay two batches
+        # each distinct address's shard once, then gathered: events repeat their addresses
+        by_address = _key_shards(normalized.keys, self.rules, self.shards)
         events = normalized.events.with_columns(
-            _shards_of(normalized.events, self.rules, self.shards),
+            by_address.gather(normalized.compact.get_column("__addr")),
             pl.lit(self.index, pl.Int32).alias(ORDER),
             pl.lit(member, pl.Int32).alias(BATCH),
         ).drop("source_file")

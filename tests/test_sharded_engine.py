@@ -15,6 +15,8 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 from engine_outputs import PARTITIONED, assert_same_files, bench_generate
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from paths import REPO
 
 from listhygiene import ordered_rows, outputs, sharded
@@ -196,3 +198,41 @@ def test_shards_is_the_embedded_engines_option(tmp_path):
     assert result.exit_code == 2
     assert "--spark-shards" in result.output
     assert not (tmp_path / "o").exists()
+
+
+def _reference_hash(key: str | None) -> int:
+    """FNV-1a 64 over the UTF-8 bytes, then splitmix64's finalizer, one key in Python."""
+    mask = (1 << 64) - 1
+    h = 0xCBF29CE484222325
+    for byte in (key or "").encode("utf-8"):
+        h = ((h ^ byte) * 0x100000001B3) & mask
+    h ^= h >> 30
+    h = (h * 0xBF58476D1CE4E5B9) & mask
+    h ^= h >> 27
+    h = (h * 0x94D049BB133111EB) & mask
+    return h ^ (h >> 31)
+
+
+@given(st.lists(st.one_of(st.none(), st.text(max_size=80)), max_size=60), st.integers(1, 64))
+@settings(max_examples=200, deadline=None)
+def test_key_hashes_are_the_reference_hash(keys, shards):
+    """The vectorized hash is FNV-1a + splitmix64 key by key, whatever the lengths,
+    non-ASCII text or nulls; a null key goes to shard 0."""
+    series = pl.Series("k", keys, dtype=pl.String)
+    assert sharded.key_hashes(series).tolist() == [_reference_hash(k) for k in keys]
+    expected = [0 if k is None else _reference_hash(k) % shards for k in keys]
+    assert sharded.shard_numbers(series, shards).to_list() == expected
+    sliced = pl.Series("k", ["pad", *keys], dtype=pl.String).slice(1)  # an offset array
+    assert sharded.key_hashes(sliced).tolist() == [_reference_hash(k) for k in keys]
+
+
+def test_shards_are_pinned_and_even():
+    """Pinned values (a change of hash moves every contact: say so in the changelog),
+    and 100k keys spread within 3 % of even over 8 shards."""
+    keys = pl.Series(["alice@example.com", "bób@exämple.org", ""])
+    pinned = [0x5F124BEFCE0313B8, 0x029CAB62890F871A, 0xF52A15E9A9B5E89B]
+    assert sharded.key_hashes(keys).tolist() == pinned
+    assert sharded.shard_numbers(keys, 8).to_list() == [0, 2, 3]
+    many = pl.Series([f"user{i}@example.com" for i in range(100_000)])
+    counts = sharded.shard_numbers(many, 8).value_counts()["count"]
+    assert counts.len() == 8 and counts.min() > 12_500 * 0.97 and counts.max() < 12_500 * 1.03

@@ -80,6 +80,23 @@ def _sql_str(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
+def _exact(reader: pa.RecordBatchReader, rows: int) -> Iterator[pa.Table]:
+    """The reader's rows in tables of exactly `rows` (the last: the rest). DuckDB hands
+    out batches of its own size (~100k rows), whatever was asked."""
+    held: list[pa.RecordBatch] = []
+    count = 0
+    for batch in reader:
+        held.append(batch)
+        count += batch.num_rows
+        while count >= rows:
+            table = pa.Table.from_batches(held, reader.schema)
+            yield table.slice(0, rows)
+            rest = table.slice(rows)
+            held, count = rest.to_batches(), rest.num_rows
+    if count:
+        yield pa.Table.from_batches(held, reader.schema)
+
+
 class NotFast(Exception):
     """The file turned out unfit for the fast read, after rows were already handed out:
     whoever took them drops them, and the general reader reads the file."""
@@ -167,9 +184,9 @@ class GenericCsvRead:
             with ThreadPoolExecutor(1) as pool:
                 facts = pool.submit(_byte_pass, self.path)
                 try:
-                    reader = con.sql(self.query).to_arrow_reader(chunk_rows)
-                    for batch in reader:
-                        part = pl.from_arrow(batch)
+                    reader = con.sql(self.query).to_arrow_reader(min(chunk_rows, _FETCH_ROWS))
+                    for table in _exact(reader, chunk_rows):
+                        part = pl.from_arrow(table)
                         assert isinstance(part, pl.DataFrame)
                         part = owned_frame_of(part).with_columns(
                             pl.int_range(seen + 2, seen + 2 + part.height, dtype=pl.Int64)

@@ -91,6 +91,15 @@ class NormalizedEvents:
     rejects: pl.DataFrame  # EVENT_REJECT_SCHEMA
     input_records: int
     skipped: dict[str, int]
+    addresses: pl.Series | None = None  # the raw address of each `keys` entry
+
+    def known(self) -> pl.DataFrame:
+        """`email_input` -> `email_key` of the valid addresses: `contact_emails` for the
+        next batch of the same source, so an address is validated once."""
+        assert self.addresses is not None
+        return pl.DataFrame({"email_input": self.addresses, "email_key": self.keys}).filter(
+            pl.col("email_key").is_not_null()
+        )
 
     @property
     def count(self) -> int:
@@ -372,6 +381,7 @@ def events_normalized(
         rejects=rejects,
         input_records=sum(b.records for b in batches),
         skipped=dict(sorted(skipped.items())),
+        addresses=addresses.to_frame().select(owned(pl.first())).to_series(),
     )
 
 
