@@ -417,7 +417,9 @@ def _embedded(
                 known = [a.select("email_input", "email_key") for a in accepted
                          if "email_input" in a.columns]  # fmt: skip
                 events = events_normalized(
-                    batches, rules.scoring, pl.concat(known) if known else None
+                    batches,
+                    rules.scoring,
+                    pl.concat(known).unique("email_input") if known else None,
                 )
                 del known
             warnings.extend(w for b in batches for w in b.warnings)

@@ -53,7 +53,7 @@ import pyarrow.parquet as pq
 from .contact_counts import ContactCounts, summed_counts
 from .engagement_lists import INACTIVE_FIRST_SQL, SORT_KEY
 from .errors import ListHygieneError
-from .ordered_rows import OrderedRows, sorted_parts
+from .ordered_rows import OrderedRows, merged_parts, sorted_parts
 from .outputs import write_parquet_file
 from .payloads.records import POS
 
@@ -189,14 +189,21 @@ def _local(source: str, tmp: Path) -> Path:
 
 
 def _write(where: str, rel: str, frame: pl.DataFrame) -> None:
-    """Write a task's Parquet part under the staging folder, as outputs are written (the
-    parts under `out/` are copied into --out as they are). Names are fixed per task, so
-    a retried task overwrites what its failed attempt left."""
+    """Write a task's Parquet part under the staging folder: a part under `out/` (copied
+    into --out as it is) as outputs are written, the others, read back once by the driver
+    or a shard task, with lz4 (a third faster to write than zstd, read twice as fast),
+    in row groups of 16k rows.
+    Names are fixed per task, so a retried task overwrites what its failed attempt left."""
     fs, base = _filesystem(where)
     path = f"{base}/{rel}"
     fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
     with fs.open_output_stream(path) as f:
-        write_parquet_file(frame, f)
+        if rel.startswith("out/"):
+            write_parquet_file(frame, f)
+        else:
+            # small row groups: the driver's merge reads each part a few thousand rows
+            # at a time (a reader holds a whole row group at once)
+            frame.write_parquet(f, compression="lz4", statistics=False, row_group_size=1 << 14)
 
 
 def _fetched(where: str, rels: list[str], tmp: Path) -> list[Path]:
@@ -686,11 +693,14 @@ def _sorted_staged(
     scratch: Path,
     name: str,
 ) -> OrderedRows:
-    """The staged parts `rels` in one order (the SQL `order_by`), sorted into the local
-    file `<scratch>/<name>.parquet`; `schema` None: the first part's."""
+    """The staged parts `rels` in one order: by POSITION (each part already in that
+    order) merged as read, else (the SQL `order_by`) sorted into the local file
+    `<scratch>/<name>.parquet`; `schema` None: the first part's."""
     parts = _fetched(staging, rels, scratch / "parts" / name)
     if schema is None:
         schema = dict(pl.read_parquet_schema(parts[0]))
+    if order_by == POSITION:
+        return merged_parts(parts, POSITION, schema, scratch / f"{name}.parquet")
     return sorted_parts(parts, order_by, schema, scratch / f"{name}.parquet")
 
 

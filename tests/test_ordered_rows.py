@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 
 from listhygiene import outputs
-from listhygiene.ordered_rows import OrderedRows, sorted_parts
+from listhygiene.ordered_rows import OrderedRows, merged_parts, sorted_parts
 from listhygiene.outputs import OutputDir
 
 
@@ -97,6 +97,52 @@ def test_sorted_parts_merge_the_shards_in_order_with_their_types(tmp_path: Path)
     assert pl.concat(chunks).equals(frame.drop("__pos"))
     assert pl.concat(list(rows.chunks(["score", "email"]))).equals(frame.select("score", "email"))
     none = sorted_parts([], '"__pos"', schema, tmp_path / "none.parquet")
+    assert none.height == 0 and pl.concat(list(none.chunks())).schema == schema
+
+
+@pytest.mark.parametrize("rows", [1, 7, 300, 5000])
+def test_merged_parts_give_what_a_sort_gives(tmp_path: Path, rows: int) -> None:
+    """Shards' parts, each in input order, merged as they are read: the rows a sort gives,
+    with their types, in chunks of exactly `rows`; a part with a column all null (no
+    type) or missing takes the schema's type, as DuckDB's union_by_name does."""
+    frame = _rows(2500, seed=5)
+    shard = pl.Series([random.Random(i).randrange(5) for i in range(frame.height)])
+    parts = []
+    for k in range(6):  # shard 5 is empty
+        part = frame.filter(shard == k)
+        if k == 1:
+            part = part.with_columns(pl.lit(None).alias("first_name"))  # untyped nulls
+        if k == 2:
+            part = part.drop("score")
+        part.write_parquet(tmp_path / f"p{k}.parquet")
+        parts.append(tmp_path / f"p{k}.parquet")
+    schema = {c: t for c, t in frame.schema.items() if c != "__pos"}
+    merged = merged_parts(parts[::-1], "__pos", schema, tmp_path / "m.parquet")
+    assert merged.key == "__pos" and merged.path is None  # merged, not sorted
+    assert not (tmp_path / "m.parquet").exists()
+    expected = frame.with_columns(
+        pl.when(shard == 1).then(None).otherwise(pl.col("first_name")).alias("first_name"),
+        pl.when(shard == 2).then(None).otherwise(pl.col("score")).alias("score"),
+    ).drop("__pos")
+    chunks = list(merged.chunks(rows=rows))
+    assert chunks[0].is_empty() and all(c.height == rows for c in chunks[1:-1])
+    assert pl.concat(chunks).equals(expected)
+    sorted_ = sorted_parts(parts, '"__pos"', schema, tmp_path / "s" / "all.parquet")
+    assert pl.concat(list(sorted_.chunks(rows=rows))).equals(expected)
+    assert pl.concat(list(merged.chunks(["email"]))).equals(expected.select("email"))
+
+
+def test_merged_parts_fall_back_to_a_sort_when_a_part_is_out_of_order(tmp_path: Path) -> None:
+    frame = _rows(400, seed=6)
+    a, b = frame.head(200), frame.tail(200)
+    a.reverse().write_parquet(tmp_path / "a.parquet")  # not in order
+    b.write_parquet(tmp_path / "b.parquet")
+    schema = {c: t for c, t in frame.schema.items() if c != "__pos"}
+    rows = merged_parts([tmp_path / "a.parquet", tmp_path / "b.parquet"], "__pos", schema,
+                        tmp_path / "sorted.parquet")  # fmt: skip
+    assert rows.path == tmp_path / "sorted.parquet" and rows.key is None
+    assert pl.concat(list(rows.chunks())).equals(frame.drop("__pos"))
+    none = merged_parts([], "__pos", schema, tmp_path / "none.parquet")
     assert none.height == 0 and pl.concat(list(none.chunks())).schema == schema
 
 

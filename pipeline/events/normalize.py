@@ -193,16 +193,20 @@ def _col(frame: pl.DataFrame, name: str) -> pl.Expr:
 
 
 def _validated(addresses: pl.Series, known: pl.DataFrame | None) -> pl.DataFrame:
-    """`email_key` and `error` per address. `known` (`email_input` -> `email_key`: the
-    accepted contacts' raw email cells, validated by the same `validate_emails` in the
-    validate stage) answers the addresses it holds, byte for byte the same input, so
-    only the others are validated here."""
+    """`email_key` and `error` per address. `known` (`email_input` -> `email_key`, each
+    `email_input` once: the accepted contacts' raw email cells, validated by the same
+    `validate_emails` in the validate stage) answers the addresses it holds, byte for
+    byte the same input, so only the others are validated here."""
     if known is None or known.is_empty():
         return validate_emails(addresses).select("email_key", "error")
-    table = known.select("email_input", "email_key").unique("email_input")
     found = (
         pl.DataFrame({"email_input": addresses})
-        .join(table, on="email_input", how="left", maintain_order="left")
+        .join(
+            known.select("email_input", "email_key"),
+            on="email_input",
+            how="left",
+            maintain_order="left",
+        )
         .get_column("email_key")
     )
     rest = found.is_null()
