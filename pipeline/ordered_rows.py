@@ -69,13 +69,13 @@ def merged_parts(
 ) -> OrderedRows:
     """The rows of `parts` in the order of the integer column `key`, each part already in
     that order (a shard's rows in input order): merged as they are read, never sorted
-    again. A part out of order (or keys repeated across parts, where the order would
-    not be total) falls back to `sorted_parts`."""
+    again. Rows of one key (a contact's several records) keep their order within their
+    part, and a key lives in one part (a contact in one shard). A part out of order
+    falls back to `sorted_parts`."""
     keys = [pl.read_parquet(p, columns=[key]).get_column(key) for p in parts]
-    merged = pl.concat(keys) if keys else pl.Series(key, [], dtype=pl.Int64)
-    if not all(k.is_sorted() for k in keys) or merged.is_duplicated().any():
+    if not all(k.is_sorted() for k in keys):
         return sorted_parts(parts, f'"{key}"', schema, dest)
-    return OrderedRows(schema, merged.len(), parts=tuple(parts), key=key)
+    return OrderedRows(schema, sum(k.len() for k in keys), parts=tuple(parts), key=key)
 
 
 def _merged(

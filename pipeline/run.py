@@ -10,6 +10,7 @@ import ctypes
 import platform
 import secrets
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -151,9 +152,14 @@ def release_memory() -> None:
     """Give freed memory back to the system between stages. DuckDB's Arrow buffers and
     Python's objects come from glibc's malloc, which keeps what it frees in its arenas
     (at 10M events, ~0.6 GB after the events stage) until asked to trim. No gc.collect():
-    frames are freed by reference counting, and a full collection costs ~50 ms a stage."""
+    frames are freed by reference counting, and a full collection costs ~50 ms a stage.
+    pyarrow's own pool (Parquet reads) keeps freed blocks too until told to let go."""
     if _TRIM is not None:
         _TRIM()
+    if "pyarrow" in sys.modules:
+        import pyarrow as pa
+
+        pa.default_memory_pool().release_unused()
 
 
 class StageClock:

@@ -54,3 +54,26 @@ def bench_generate() -> ModuleType:
     sys.modules["bench_generate"] = module
     spec.loader.exec_module(module)
     return module
+
+
+def clean_errors(
+    tmp: Path, contacts: list[str], events: list[str], variants: dict[str, list[str]]
+) -> dict[str, str]:
+    """Run `listhygiene run` once per variant (its extra options), each expected to fail
+    with exit 2 and leave no --out behind; returns each variant's stderr."""
+    from click.testing import CliRunner
+
+    from listhygiene.cli import main
+
+    said = {}
+    for name, extra in variants.items():
+        result = CliRunner().invoke(
+            main,
+            ["run", *contacts, *(a for e in events for a in ("--events", e)),
+             "--out", str(tmp / name), "--db", str(tmp / f"{name}.duckdb"), "--dns", "off",
+             *extra],
+        )  # fmt: skip
+        assert result.exit_code == 2, result.output
+        assert not (tmp / name).exists()  # nothing half-written
+        said[name] = result.stderr
+    return said

@@ -30,10 +30,10 @@ RUN_SPECIFIC = {"manifest.json", "report.html", "summary.md"}
 pytestmark = pytest.mark.slow
 
 
-def _cmd(inputs: list[Path], out: Path, db: Path) -> list[str]:
+def _cmd(inputs: list[Path], out: Path, db: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "listhygiene", "run", *map(str, inputs), "--events",
             str(EVENTS), "--out", str(out), "--db", str(db), "--as-of", AS_OF, "--dns", "off",
-            "-q"]  # fmt: skip
+            "-q", *extra]  # fmt: skip
 
 
 def _files(folder: Path, skip: set[str] = frozenset()) -> dict[str, bytes]:
@@ -68,9 +68,16 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     return _files(base / "out", RUN_SPECIFIC)
 
 
-@pytest.mark.parametrize("stage", ["ingest", "events", "score", "payloads", "report", "commit"])
+@pytest.mark.parametrize(
+    ("stage", "extra"),
+    [
+        *((s, ()) for s in ("ingest", "events", "score", "payloads", "report", "commit")),
+        # shard by shard: the file tasks' parts are staged before "merge" (the shard tasks)
+        *((s, ("--shards", "3")) for s in ("merge", "score", "payloads", "commit")),
+    ],
+)
 def test_a_run_killed_at_a_stage_loses_nothing(
-    stage: str, tmp_path: Path, reference: dict[str, bytes]
+    stage: str, extra: tuple[str, ...], tmp_path: Path, reference: dict[str, bytes]
 ) -> None:
     out, db = tmp_path / "out", tmp_path / "s.db"
     # a first run writes the outputs a killed run must leave alone
@@ -78,7 +85,7 @@ def test_a_run_killed_at_a_stage_loses_nothing(
     before = _files(out)
     # the killed run reads fewer files: its outputs would differ from the first run's
     smaller = sorted(SAMPLE.glob("*.csv"))
-    _killed_at(stage, _cmd(smaller, out, db))
+    _killed_at(stage, _cmd(smaller, out, db, *extra))
     if stage == "commit":  # killed while moving files in: the next run first undoes that
         assert len(OutputDir(out, "next").recover()) == 1
         assert not list(tmp_path.glob(".out.commit-*"))
@@ -91,7 +98,7 @@ def test_a_run_killed_at_a_stage_loses_nothing(
         assert len(store.health_history()) == 1
     finally:
         store.close()
-    subprocess.run(_cmd(smaller, out, db), check=True)
+    subprocess.run(_cmd(smaller, out, db, *extra), check=True)
     assert _files(out, RUN_SPECIFIC) == reference
     assert not list(tmp_path.glob(".out.staging-*")), "a killed run's staging folder is left"
 

@@ -132,6 +132,19 @@ def test_merged_parts_give_what_a_sort_gives(tmp_path: Path, rows: int) -> None:
     assert pl.concat(list(merged.chunks(["email"]))).equals(expected.select("email"))
 
 
+def test_merged_parts_keep_a_keys_rows_in_their_parts_order(tmp_path: Path) -> None:
+    """A contact's several records (one position, several rows) stay in their order."""
+    a = pl.DataFrame({"__pos": [0, 0, 0, 3, 5, 5], "rec": ["a0", "a1", "a2", "a3", "a4", "a5"]})
+    b = pl.DataFrame({"__pos": [1, 2, 2, 4], "rec": ["b0", "b1", "b2", "b3"]})
+    a.write_parquet(tmp_path / "a.parquet")
+    b.write_parquet(tmp_path / "b.parquet")
+    rows = merged_parts([tmp_path / "a.parquet", tmp_path / "b.parquet"], "__pos",
+                        {"rec": pl.String}, tmp_path / "m.parquet")  # fmt: skip
+    assert rows.key == "__pos" and rows.height == 10
+    got = pl.concat(list(rows.chunks(rows=3))).get_column("rec").to_list()
+    assert got == ["a0", "a1", "a2", "b0", "b1", "b2", "a3", "b3", "a4", "a5"]
+
+
 def test_merged_parts_fall_back_to_a_sort_when_a_part_is_out_of_order(tmp_path: Path) -> None:
     frame = _rows(400, seed=6)
     a, b = frame.head(200), frame.tail(200)

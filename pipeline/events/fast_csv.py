@@ -188,7 +188,7 @@ class GenericCsvRead:
                     for table in _exact(reader, chunk_rows):
                         part = pl.from_arrow(table)
                         assert isinstance(part, pl.DataFrame)
-                        part = owned_frame_of(part).with_columns(
+                        part = owned_frame_of(part).rechunk().with_columns(
                             pl.int_range(seen + 2, seen + 2 + part.height, dtype=pl.Int64)
                             .alias("row")
                         )  # fmt: skip
