@@ -390,6 +390,14 @@ def main(argv: list[str] | None = None) -> int:
         "each): a file is one task, whose memory grows with its rows",
     )
     parser.add_argument(
+        "--events-files",
+        type=int,
+        default=1,
+        metavar="K",
+        help="give the events as K files of equal rows (events-part-NNN.csv): a file has "
+        "at most rules/ingest.toml max_rows_per_file rows (50M) before its rows are rejects",
+    )
+    parser.add_argument(
         "--spark-shards",
         type=int,
         nargs="+",
@@ -410,11 +418,11 @@ def main(argv: list[str] | None = None) -> int:
         *split_lines(inputs / generate.CONTACTS_FILE, args.contact_files),
         inputs / generate.UNSUB_FILE,
     ]
-    events_file = inputs / generate.EVENTS_FILE
+    events_files = split_lines(inputs / generate.EVENTS_FILE, args.events_files)
 
     # Scan: one warm-up pass, then --repeat timed passes; with events, the events file is
     # scanned too (the whole run reads it), and ingest is compared with the contacts' scan.
-    scanned = contacts_files + ([events_file] if args.events else [])
+    scanned = contacts_files + (events_files if args.events else [])
     _, rows_per_file = scan_once(scanned)
     scans = [scan_once(scanned)[0] for _ in range(args.repeat)]
     input_rows = sum(rows_per_file[p.name] for p in contacts_files)
@@ -436,6 +444,7 @@ def main(argv: list[str] | None = None) -> int:
             "repeat": args.repeat,
             "as_of": AS_OF,
             "contact_files": args.contact_files,
+            "events_files": args.events_files,
         },
         "input_files": {p.name: rows_per_file[p.name] for p in scanned},
         "input_rows": input_rows,
@@ -467,7 +476,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.scan_only:
         command = [sys.executable, "-m", "listhygiene", "run", *map(str, contacts_files)]
         if args.events:
-            command += ["--events", str(events_file)]
+            command += [a for f in events_files for a in ("--events", str(f))]
         runs: list[PipelineRun] = []
         for k in range(args.repeat):
             try:

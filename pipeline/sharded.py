@@ -188,12 +188,12 @@ def _local(source: str, tmp: Path) -> Path:
         ) from None
 
 
-def _write(where: str, rel: str, frame: pl.DataFrame) -> None:
+def _write(where: str, rel: str, frame: pl.DataFrame, row_group: int = 1 << 16) -> None:
     """Write a task's Parquet part under the staging folder: a part under `out/` (copied
     into --out as it is) as outputs are written, the others, read back once by the driver
-    or a shard task, with lz4 (a third faster to write than zstd, read twice as fast),
-    in row groups of 16k rows.
-    Names are fixed per task, so a retried task overwrites what its failed attempt left."""
+    or a shard task, with lz4 (a third faster to write than zstd, read twice as fast) in
+    row groups of `row_group` rows. Names are fixed per task, so a retried task
+    overwrites what its failed attempt left."""
     fs, base = _filesystem(where)
     path = f"{base}/{rel}"
     fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
@@ -201,9 +201,13 @@ def _write(where: str, rel: str, frame: pl.DataFrame) -> None:
         if rel.startswith("out/"):
             write_parquet_file(frame, f)
         else:
-            # small row groups: the driver's merge reads each part a few thousand rows
-            # at a time (a reader holds a whole row group at once)
-            frame.write_parquet(f, compression="lz4", statistics=False, row_group_size=1 << 14)
+            frame.write_parquet(f, compression="lz4", statistics=False, row_group_size=row_group)
+
+
+# The parts the driver merges by position (contacts, payload spools): it reads every
+# shard's part at once, a whole row group each, so 80 shards of 16k-row groups would hold
+# 1.3M contacts' columns; 2,048 rows keep that to 160k.
+MERGED_ROW_GROUP = 2048
 
 
 def _fetched(where: str, rels: list[str], tmp: Path) -> list[Path]:
@@ -626,7 +630,7 @@ def _shard_task(context: dict[str, Any], shard: int) -> dict[str, Any]:
     _write(staging, f"shards/{shard:05d}/sends.parquet", sends)
     rank = pl.col("source_file").replace_strict(context["file_order"], return_dtype=pl.Int64)
     positioned = done.contacts.with_columns((rank * 2**32 + pl.col("source_row")).alias(POSITION))
-    _write(staging, f"contacts/shard={shard}/part-0.parquet", positioned)
+    _write(staging, f"contacts/shard={shard}/part-0.parquet", positioned, MERGED_ROW_GROUP)
     # the output tables' parts, as the driver copies them into <table>/shard=K/
     tables = {"contacts": contacts_table(done.contacts)} | {
         name: rows.drop(SORT_KEY) for name, rows in done.lists.items()
@@ -675,7 +679,7 @@ def _shard_payloads(
         spools = {}
         for spool, rows in got["spools"].items():
             if rows is not None:
-                _write(context["staging"], f"{base}/{name}/{spool}.parquet", rows)
+                _write(context["staging"], f"{base}/{name}/{spool}.parquet", rows, MERGED_ROW_GROUP)
                 spools[spool] = rows.height
         warnings = got["warnings"]
         if warnings is not None:
