@@ -275,6 +275,16 @@ def stage_medians(runs: list[PipelineRun]) -> dict[str, float]:
     return {name: median([r.stages[name] for r in runs if name in r.stages]) for name in names}
 
 
+def stage_peaks(runs: list[PipelineRun]) -> dict[str, float]:
+    """Each stage's peak resident memory (the manifest's `stage_peak_rss_mb`), the highest
+    over the repeats that have it, in first-seen order."""
+    names = list(dict.fromkeys(name for r in runs for name in r.stage_peak_rss_mb))
+    return {
+        name: max(r.stage_peak_rss_mb[name] for r in runs if name in r.stage_peak_rss_mb)
+        for name in names
+    }
+
+
 def per_second(rows: int, seconds: float | None) -> float | None:
     return round(rows / seconds) if seconds else None
 
@@ -386,15 +396,15 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=1,
         metavar="K",
-        help="give the contacts as K files of equal rows (contacts-part-NNN.csv, header in "
-        "each): a file is one task, whose memory grows with its rows",
+        help="give the contacts as K files of equal rows (contacts-part-NNN-of-KKK.csv, header "
+        "in each): a file is one task, whose memory grows with its rows",
     )
     parser.add_argument(
         "--events-files",
         type=int,
         default=1,
         metavar="K",
-        help="give the events as K files of equal rows (events-part-NNN.csv): a file has "
+        help="give the events as K files of equal rows (events-part-NNN-of-KKK.csv): a file has "
         "at most rules/ingest.toml max_rows_per_file rows (50M) before its rows are rejects",
     )
     parser.add_argument(
@@ -501,7 +511,6 @@ def main(argv: list[str] | None = None) -> int:
         if runs:  # else capped: the sharded runs still show what fits
             run_seconds = median([r.seconds for r in runs])
             stages = stage_medians(runs)
-            stage_names = list(stages)
             ingest = stages.get("ingest")
             result["pipeline"] = {
                 "command": [
@@ -520,12 +529,7 @@ def main(argv: list[str] | None = None) -> int:
                 "exit_codes": [r.exit_code for r in runs],
                 "peak_rss_mb": round(max(r.peak_rss_mb for r in runs), 1),
                 "stage_seconds": stages,
-                # each stage's peak resident memory (manifest `stage_peak_rss_mb`), max of repeats
-                "stage_peak_rss_mb": {
-                    name: max(r.stage_peak_rss_mb.get(name, 0.0) for r in runs)
-                    for name in stage_names
-                    if any(name in r.stage_peak_rss_mb for r in runs)
-                },
+                "stage_peak_rss_mb": stage_peaks(runs),
                 "manifest_input_rows": runs[-1].manifest_input_rows,
                 "rows_per_s": per_second(input_rows, run_seconds),
                 "ingest_rows_per_s": per_second(input_rows, ingest),
@@ -603,10 +607,7 @@ def _engine_runs(
             "over_all_scan": round(seconds / all_scan_seconds, 3),
             "driver_peak_rss_mb": round(max(r.peak_rss_mb for r in runs), 1),
             "meets_rss_target": max(r.peak_rss_mb for r in runs) <= RSS_TARGET_MB,
-            "stage_peak_rss_mb": {
-                name: max(r.stage_peak_rss_mb.get(name, 0.0) for r in runs)
-                for name in runs[-1].stage_peak_rss_mb
-            },
+            "stage_peak_rss_mb": stage_peaks(runs),
             "tree_peak_rss_mb": max(r.tree_peak_rss_mb for r in runs),
             "stage_seconds": stage_medians(runs),
             "input_tasks": tasks.get("inputs", []),

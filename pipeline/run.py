@@ -350,20 +350,20 @@ def _run_stages(
     progress: Progress,
 ) -> RunResult:
     clock = StageClock()
-    if opts.engine == "spark":
-        from .spark_engine import spark_prepared  # pyspark is only imported when asked for
-
-        scratch = out.staging / ".driver"  # never committed; removed with the staging folder
-        with spark_prepared(opts, rules, store, run_id, scratch, clock.stage, progress) as p:
-            return _outputs(opts, rules, store, out, run_id, started, clock, p)
-    if opts.shards > 1:  # the sharded stages in this process: memory bounded by a shard
+    if opts.engine == "spark" or opts.shards > 1:  # the sharded stages, as tasks
         from .sharded import LocalRunner, ShardPlan, sharded_prepared
 
-        plan = ShardPlan(opts.shards, str(out.staging / ".shards"), True, partitioned=False)
+        if opts.engine == "spark":
+            from .spark_engine import spark_plan  # pyspark is only imported when asked for
+
+            start, plan = spark_plan(opts, clock.stage)
+        else:  # one after another in this process: memory bounded by a task
+            start, plan = LocalRunner, ShardPlan(opts.shards, str(out.staging / ".shards"),
+                                                 True, partitioned=False)  # fmt: skip
+        scratch = out.staging / ".driver"  # never committed; removed with the staging folder
         with sharded_prepared(
-            opts, rules, store, run_id, out.staging / ".driver", clock.stage, progress,
-            LocalRunner, plan,
-        ) as p:  # fmt: skip
+            opts, rules, store, run_id, scratch, clock.stage, progress, start, plan
+        ) as p:
             return _outputs(opts, rules, store, out, run_id, started, clock, p)
     prepared = _embedded(opts, rules, paths, store, run_id, clock, progress)
     return _outputs(opts, rules, store, out, run_id, started, clock, prepared)

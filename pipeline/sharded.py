@@ -14,8 +14,10 @@ memory bounded by a shard) or spark_engine's `SparkRunner` (Spark tasks).
    on its contacts and their events. A canonical key holds every spelling a person's
    address can take, so everything that must meet (records to merge, possible
    duplicates, a contact's events) meets in one shard.
-4. The driver sums the shards' counts, sorts their rows back into input order (DuckDB,
-   out of core) and hands them to the embedded engine's output code (run._outputs).
+4. The driver sums the shards' counts, merges their contacts and payload records back
+   into input order as it reads them (each shard's are in input order already), has
+   DuckDB sort the engagement lists (out of core), and hands them to the embedded
+   engine's output code (run._outputs).
 
 The exchange between steps 1 and 3 is a shuffle through the staging folder's files,
 not Spark's own: at 1M contacts and 10M events it took 29 s of the run's 66 s through
@@ -387,6 +389,7 @@ def _events_task(job: tuple[int, str, bytes, str]) -> list[tuple[str, Any]]:
     plain generic table is read and normalized a chunk of EVENT_CHUNK_ROWS at a time, so
     the task holds one chunk, not the file."""
     from .events import GenericStream, NotFast, events_members
+    from .events.table import EVENT_REJECT_SCHEMA
     from .report import summed_by_day
 
     index, source, payload, staging = job
@@ -404,66 +407,72 @@ def _events_task(job: tuple[int, str, bytes, str]) -> list[tuple[str, Any]]:
             members = events_members([local], rules.ingest, Path(tmp), forced)
             for member, item in enumerate(members):
                 if not isinstance(item, GenericStream):
-                    made.add(named(item), member, whole=True)
+                    made.add(named(item), member)
                     continue
                 try:
                     for batch in item.batches(EVENT_CHUNK_ROWS):
-                        made.add(named(batch), member, whole=False)
+                        made.add(named(batch), member)
                 except NotFast:  # unfit after all: its chunks dropped, read by the general reader
                     made.drop(member)
-                    made.add(named(item.general()), member, whole=True)
+                    made.add(named(item.general()), member)
                     continue
                 facts = item.read.facts
                 assert facts is not None
                 made.finish(member, facts.sha256, facts.size)
+        staged = made.staged()
         result = EventsTaskResult(
             index=index,
             read=made.read(),
-            rejects=pl.concat(made.rejects, how="vertical"),
-            input_records=made.input_records,
-            skipped=_summed(made.skipped),
-            warnings=made.warnings,
+            rejects=pl.concat(
+                [pl.DataFrame(schema=EVENT_REJECT_SCHEMA), *(s.rejects for s in staged)],
+                how="vertical",
+            ),
+            input_records=sum(s.input_records for s in staged),
+            skipped=_summed([s.skipped for s in staged]),
+            warnings=[w for s in staged for w in s.warnings],
             seconds=round(time.perf_counter() - started, 4),
-            by_day=summed_by_day(made.by_day),
-            count=made.count,
+            by_day=summed_by_day([s.by_day for s in staged]),
+            count=sum(s.count for s in staged),
             peak_mb=_peak_mb(),
-            parts=made.parts,
+            parts=[part for s in staged for part in s.parts],
         )
         return [("events", result)]
     except ListHygieneError as exc:
         return [("error", (type(exc), str(exc)))]
 
 
+@dataclass
+class _Staged:
+    """One batch of an events member, normalized and staged."""
+
+    parts: list[tuple[int, str]]
+    rejects: pl.DataFrame
+    by_day: pl.DataFrame
+    skipped: dict[str, int]
+    input_records: int
+    count: int  # usable events
+    read: Any  # run.EventsRead of the batch
+    warnings: list[str]
+
+
 class _EventsMade:
-    """What an events task has made so far, batch by batch: the staged parts and the
-    counts, rejects and manifest entries the driver gets."""
+    """What an events task has staged so far, member by member and batch by batch: the
+    parts, and the counts, rejects and manifest entries the driver gets."""
 
     def __init__(self, index: int, staging: str, rules: RuleSet, as_of: Any, shards: int):
-        from .events.normalize import EVENT_REJECT_SCHEMA
-
         self.index, self.staging, self.rules = index, staging, rules
         self.as_of, self.shards = as_of, shards
-        self.parts: list[tuple[int, str]] = []
-        self.rejects = [pl.DataFrame(schema=EVENT_REJECT_SCHEMA)]
-        self.by_day: list[pl.DataFrame] = []
-        self.skipped: list[dict[str, int]] = []
-        self.warnings: list[str] = []
-        self.input_records = self.count = 0
-        self.members: dict[int, dict[str, Any]] = {}  # the manifest entry of each member
-        self._chunk: dict[int, int] = {}
+        self.members: dict[int, list[_Staged]] = {}  # in member order, batches in order
+        self.sizes: dict[int, tuple[str, int]] = {}  # a streamed member's sha256 and size
         self.known: pl.DataFrame | None = None  # addresses validated so far, and their keys
-        self._undo: dict[int, tuple[int, int, int, int, int, int]] = {}
 
-    def add(self, batch: Any, member: int, whole: bool) -> None:
+    def add(self, batch: Any, member: int) -> None:
         """Normalize one batch (a member read whole, or a chunk of one) and stage it."""
         from .events.normalize import events_normalized, owned
         from .report import events_by_day
+        from .run import EventsRead
 
-        if member not in self._undo:  # where the member's first batch began, to drop it
-            self._undo[member] = (len(self.parts), len(self.rejects), len(self.by_day),
-                                  len(self.skipped), self.input_records, self.count)  # fmt: skip
-        chunk = self._chunk.get(member, 0)
-        self._chunk[member] = chunk + 1
+        staged = self.members.setdefault(member, [])
         normalized = events_normalized([batch], self.rules.scoring, self.known)
         learnt = normalized.known()
         if self.known is not None:  # the new ones, copied: a view would keep the batch's
@@ -471,57 +480,57 @@ class _EventsMade:
             learnt = learnt.select(owned(pl.col("email_input")), owned(pl.col("email_key")))
             learnt = pl.concat([self.known, learnt]) if learnt.height else self.known
         self.known = learnt
-        # the batch's position instead of its name: 4 bytes an event, and two members of
-        # one name stay two batches
-        # each distinct address's shard once, then gathered: events repeat their addresses
+        # each distinct address's shard once, then gathered (events repeat addresses); the
+        # batch's position instead of its name: 4 bytes an event, and two members of one
+        # name stay two batches
         by_address = _key_shards(normalized.keys, self.rules, self.shards)
         events = normalized.events.with_columns(
             by_address.gather(normalized.compact.get_column("__addr")),
             pl.lit(self.index, pl.Int32).alias(ORDER),
             pl.lit(member, pl.Int32).alias(BATCH),
         ).drop("source_file")
-        name = f"{self.index:06d}-{member:04d}-{chunk:05d}"
-        self.parts.extend(_write_shards(self.staging, "events", events, name))
-        self.by_day.append(
-            events_by_day(normalized.compact.select("event", "timestamp", "machine_open"),
-                          self.as_of)
-        )  # fmt: skip
-        self.rejects.append(normalized.rejects)
-        self.skipped.append(normalized.skipped)
-        self.input_records += normalized.input_records
-        self.count += normalized.count
-        entry = self.members.setdefault(member, {"records": 0, "events": 0, "rejected": 0})
-        entry["records"] += batch.records
-        entry["events"] += batch.frame.height
-        entry["rejected"] += batch.rejects.height
-        entry.update(source_file=batch.source_file, format=batch.format, sha256=batch.sha256,
-                     size_bytes=batch.size_bytes, skipped=batch.skipped)  # fmt: skip
-        if whole:
-            self.warnings.extend(batch.warnings)
+        name = f"{self.index:06d}-{member:04d}-{len(staged):05d}"
+        days = events_by_day(
+            normalized.compact.select("event", "timestamp", "machine_open"), self.as_of
+        )
+        staged.append(
+            _Staged(
+                parts=_write_shards(self.staging, "events", events, name),
+                rejects=normalized.rejects,
+                by_day=days,
+                skipped=normalized.skipped,
+                input_records=normalized.input_records,
+                count=normalized.count,
+                read=EventsRead.of(batch),
+                warnings=batch.warnings,
+            )
+        )
 
     def drop(self, member: int) -> None:
         """Forget the member's batches so far (their staged parts are never read)."""
-        if member not in self._undo:
-            return
-        parts, rejects, days, skipped, records, count = self._undo.pop(member)
-        del self.parts[parts:], self.rejects[rejects:], self.by_day[days:]
-        del self.skipped[skipped:]
-        self.input_records, self.count = records, count
         self.members.pop(member, None)
-        self._chunk[member] = 0
 
     def finish(self, member: int, sha256: str, size: int) -> None:
         """A streamed member read to its end: its hash and size are known now."""
-        self.members[member].update(sha256=sha256, size_bytes=size)
+        self.sizes[member] = (sha256, size)
+
+    def staged(self) -> list[_Staged]:
+        return [s for _, batches in sorted(self.members.items()) for s in batches]
 
     def read(self) -> list[Any]:
-        from .run import EventsRead
-
-        return [
-            EventsRead(m["source_file"], m["format"], m["sha256"], m["size_bytes"],
-                       m["records"], m["events"], m["rejected"], dict(m["skipped"]))
-            for _, m in sorted(self.members.items())
-        ]  # fmt: skip
+        """Each member's manifest entry (EventsRead): a streamed member's batches' counts
+        summed, with the hash and size known at its end."""
+        out = []
+        for member, batches in sorted(self.members.items()):
+            first = batches[0].read
+            sha256, size = self.sizes.get(member, (first.sha256, first.size_bytes))
+            out.append(
+                replace(first, sha256=sha256, size_bytes=size,
+                        records=sum(s.read.records for s in batches),
+                        events=sum(s.read.events for s in batches),
+                        rejected=sum(s.read.rejected for s in batches))
+            )  # fmt: skip
+        return out
 
 
 def _by_shard(table: str, frame: pl.DataFrame, shards: pl.Series) -> list[tuple[str, pl.DataFrame]]:

@@ -8,7 +8,6 @@ module imports pyspark, and only when the engine is asked for.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import sys
@@ -19,16 +18,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ListHygieneError
-from .sharded import ShardPlan, is_uri, sharded_prepared
+from .sharded import ShardPlan, is_uri
 from .sharded import listed_inputs as spark_inputs
 
 if TYPE_CHECKING:
-    from .ruleset import RuleSet
-    from .run import Prepared, Progress, RunOptions
+    from .run import RunOptions
     from .stages import Stage
-    from .store import Store
 
-__all__ = ["SparkEngineError", "SparkOptions", "is_uri", "spark_inputs", "spark_prepared"]
+__all__ = ["SparkEngineError", "SparkOptions", "is_uri", "spark_inputs", "spark_plan"]
 
 
 @dataclass(frozen=True)
@@ -63,18 +60,10 @@ class SparkRunner:
         return {"name": self.name, "master": self.sc.master, "spark": self.session.version}
 
 
-@contextlib.contextmanager
-def spark_prepared(
-    opts: RunOptions,
-    rules: RuleSet,
-    store: Store,
-    run_id: str,
-    scratch: Path,
-    stage: Stage,
-    progress: Progress,
-) -> Iterator[Prepared]:
-    """The sharded stages on Spark (`--spark-*`): the session starts once the inputs are
-    listed, so a missing file is said before the JVM starts."""
+def spark_plan(opts: RunOptions, stage: Stage) -> tuple[Callable[[], SparkRunner], ShardPlan]:
+    """The sharded stages on Spark (`--spark-*`, for sharded.sharded_prepared): the runner's
+    start, called once the inputs are listed so a missing file is said before the JVM
+    starts, and the plan."""
     spark_opts = opts.spark
 
     def start() -> SparkRunner:
@@ -95,8 +84,7 @@ def spark_prepared(
         own_root=spark_opts.staging is None,
         partitioned=True,
     )
-    with sharded_prepared(opts, rules, store, run_id, scratch, stage, progress, start, plan) as p:
-        yield p
+    return start, plan
 
 
 def spark_session(options: SparkOptions, log: Path | None = None) -> Any:

@@ -5,10 +5,17 @@ from __future__ import annotations
 import importlib.util
 import re
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from paths import REPO
+
+SAMPLE = REPO / "data" / "sample"
+EVENTS = REPO / "data" / "events"
+ACCOUNT = REPO / "tests" / "existing" / "misarmail_contacts.json"
+AS_OF = datetime(2026, 11, 1, tzinfo=UTC)
 
 RUN_ID = re.compile(rb"\d{8}T\d{6}Z-[0-9a-f]{6}")
 WITH_RUN_ID = {"report.html", "summary.md"}  # name the run: compared with its id masked
@@ -20,6 +27,21 @@ PARTITIONED = {  # the Spark run's tables partitioned by shard (folders of Parqu
     "suppress_candidates",
     "winback_audience",
 }
+
+
+def run_to(tmp: Path, name: str, inputs: list[Path | str], **options: Any) -> Path:
+    """One run (`options`: RunOptions' fields) into `tmp/name`, as of AS_OF with the DNS
+    cache; it must finish (exit 0, or 1 for a failed health gate)."""
+    from listhygiene.deliverability import DnsOptions
+    from listhygiene.run import RunOptions, execute
+
+    out = tmp / name
+    result = execute(
+        RunOptions(inputs=inputs, out=out, db=tmp / f"{name}.duckdb", as_of=AS_OF,
+                   dns=DnsOptions(mode="cache"), **options)
+    )  # fmt: skip
+    assert result.exit_code in (0, 1)
+    return out
 
 
 def output_files(out: Path) -> dict[str, bytes]:
@@ -77,3 +99,26 @@ def clean_errors(
         assert not (tmp / name).exists()  # nothing half-written
         said[name] = result.stderr
     return said
+
+
+def generated_inputs(folder: Path, contacts: int, events: int) -> tuple[list[Path], list[Path]]:
+    """bench/generate.py's messy export shape (duplicates, case variants, broken and
+    internationalized addresses, suppressions) in `folder`: (contacts files, events files)."""
+    stamp = bench_generate().ensure_inputs(folder, contacts, events)
+    files = sorted(folder / name for name in stamp["files"])
+    return [f for f in files if "event" not in f.name], [f for f in files if "event" in f.name]
+
+
+def events_zip(folder: Path) -> Path:
+    """The sample's events as a zip of two members, named against their order (rows
+    restart at 1 in each; the order of events, and so which repeated event_id counts,
+    is the archive's)."""
+    import zipfile
+
+    lines = (EVENTS / "events.csv").read_text().splitlines(keepends=True)
+    header, body = lines[0], lines[1:]
+    archive = folder / "events.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("b-later.csv", header + "".join(body[: len(body) // 2]))
+        z.writestr("a-first.csv", header + "".join(body[len(body) // 2 :] + body[:50]))
+    return archive

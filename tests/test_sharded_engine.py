@@ -8,27 +8,29 @@ The shard tasks are the Spark engine's own (sharded.py), run one after another b
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
 import pytest
 from click.testing import CliRunner
-from engine_outputs import PARTITIONED, assert_same_files, bench_generate, clean_errors
+from engine_outputs import (
+    ACCOUNT,
+    EVENTS,
+    PARTITIONED,
+    SAMPLE,
+    assert_same_files,
+    clean_errors,
+    events_zip,
+    generated_inputs,
+    run_to,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from paths import REPO
 
 from listhygiene import ordered_rows, outputs, sharded
 from listhygiene.cli import main
-from listhygiene.deliverability import DnsOptions
 from listhygiene.events import normalize
-from listhygiene.run import RunOptions, execute
 
-SAMPLE = REPO / "data" / "sample"
-EVENTS = REPO / "data" / "events"
-ACCOUNT = REPO / "tests" / "existing" / "misarmail_contacts.json"
-AS_OF = datetime(2026, 11, 1, tzinfo=UTC)
 FULL = {
     "events": [EVENTS],
     "existing": ACCOUNT,
@@ -38,19 +40,7 @@ FULL = {
 
 
 def _run(tmp: Path, name: str, inputs: list[Path], shards: int, **kw) -> Path:
-    out = tmp / name
-    opts = RunOptions(
-        inputs=inputs,
-        out=out,
-        db=tmp / f"{name}.duckdb",
-        as_of=AS_OF,
-        dns=DnsOptions(mode="cache"),
-        shards=shards,
-        **kw,
-    )
-    result = execute(opts)
-    assert result.exit_code in (0, 1)
-    return out
+    return run_to(tmp, name, inputs, shards=shards, **kw)
 
 
 def _manifest(out: Path) -> dict:
@@ -110,7 +100,7 @@ def test_an_events_file_found_unfit_is_read_again_whole(tmp_path, monkeypatch, f
     real = sharded._EventsMade.drop
 
     def drop(self, member):
-        dropped.append(len(self.parts) - self._undo[member][0] if member in self._undo else 0)
+        dropped.append(sum(len(b.parts) for b in self.members.get(member, [])))
         real(self, member)
 
     monkeypatch.setattr(sharded._EventsMade, "drop", drop)
@@ -129,14 +119,7 @@ def test_an_events_file_found_unfit_is_read_again_whole(tmp_path, monkeypatch, f
 
 
 def test_events_in_a_zip_and_the_same_file_twice(tmp_path, monkeypatch):
-    import zipfile
-
-    lines = (EVENTS / "events.csv").read_text().splitlines(keepends=True)
-    header, body = lines[0], lines[1:]
-    archive = tmp_path / "events.zip"
-    with zipfile.ZipFile(archive, "w") as z:
-        z.writestr("b-later.csv", header + "".join(body[: len(body) // 2]))
-        z.writestr("a-first.csv", header + "".join(body[len(body) // 2 :] + body[:50]))
+    archive = events_zip(tmp_path)
     monkeypatch.setattr(sharded, "EVENT_CHUNK_ROWS", 999)
     kw = {"events": [archive, EVENTS / "events.csv", EVENTS / "events.csv"]}
     whole = _run(tmp_path, "whole", [SAMPLE], 1, **kw)
@@ -149,11 +132,7 @@ def test_events_in_a_zip_and_the_same_file_twice(tmp_path, monkeypatch):
 def test_generated_contacts_identical(tmp_path, monkeypatch):
     """bench/generate.py's messy export shape (duplicates, case variants, broken and
     internationalized addresses, suppressions) at 30k contacts with 200k events."""
-    data = tmp_path / "data"
-    stamp = bench_generate().ensure_inputs(data, 30_000, 200_000)
-    files = sorted(data / name for name in stamp["files"])
-    contacts = [f for f in files if "event" not in f.name]
-    events = [f for f in files if "event" in f.name]
+    contacts, events = generated_inputs(tmp_path / "data", 30_000, 200_000)
     kw = {"events": events, "campaign_id": "winback-1"}
     whole = _run(tmp_path, "whole", contacts, 1, **kw)
     monkeypatch.setattr(sharded, "EVENT_CHUNK_ROWS", 65_536)

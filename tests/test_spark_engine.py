@@ -10,46 +10,36 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-from engine_outputs import assert_same_files, bench_generate, clean_errors
-from paths import REPO
+from engine_outputs import (
+    ACCOUNT,
+    AS_OF,
+    EVENTS,
+    SAMPLE,
+    assert_same_files,
+    clean_errors,
+    events_zip,
+    generated_inputs,
+    run_to,
+)
 
 from listhygiene import ordered_rows, outputs
 from listhygiene.cli import main
-from listhygiene.deliverability import DnsOptions
 from listhygiene.outputs import neutralize_formulas
 from listhygiene.run import RunOptions, execute
 from listhygiene.spark_engine import SparkOptions, spark_inputs
 
 pytestmark = pytest.mark.spark
 
-SAMPLE = REPO / "data" / "sample"
-EVENTS = REPO / "data" / "events"
-ACCOUNT = REPO / "tests" / "existing" / "misarmail_contacts.json"
-AS_OF = datetime(2026, 11, 1, tzinfo=UTC)
-
 
 def _run(tmp: Path, name: str, engine: str, inputs: list[Path], **kw) -> Path:
-    out = tmp / name
-    opts = RunOptions(
-        inputs=inputs,
-        out=out,
-        db=tmp / f"{name}.duckdb",
-        as_of=AS_OF,
-        dns=DnsOptions(mode="cache"),
-        engine=engine,
-        spark=SparkOptions(shards=kw.pop("shards", 8), staging=kw.pop("staging", None)),
-        **kw,
-    )
-    result = execute(opts)
-    assert result.exit_code in (0, 1)
-    return out
+    spark = SparkOptions(shards=kw.pop("shards", 8), staging=kw.pop("staging", None))
+    return run_to(tmp, name, inputs, engine=engine, spark=spark, **kw)
 
 
 def _assert_identical(embedded: Path, spark: Path) -> int:
@@ -204,14 +194,7 @@ def test_payload_warnings_made_in_the_shards(tmp_path):
 def test_events_in_a_zip_of_several_members(tmp_path):
     """An events archive of two members: rows restart at 1 in each, the order of events
     (and so which repeated event_id counts) is the archive's."""
-    import zipfile
-
-    lines = (EVENTS / "events.csv").read_text().splitlines(keepends=True)
-    header, body = lines[0], lines[1:]
-    archive = tmp_path / "events.zip"
-    with zipfile.ZipFile(archive, "w") as z:
-        z.writestr("b-later.csv", header + "".join(body[: len(body) // 2]))
-        z.writestr("a-first.csv", header + "".join(body[len(body) // 2 :] + body[:50]))
+    archive = events_zip(tmp_path)
     kw = {"events": [archive], "winback_sent": ("e01a6454b5",)}
     embedded = _run(tmp_path, "duck", "duckdb", [SAMPLE], **kw)
     spark = _run(tmp_path, "spark", "spark", [SAMPLE], shards=3, **kw)
@@ -339,11 +322,7 @@ def test_quiet_means_quiet_the_jvm_logs_beside_the_store(tmp_path):
 def test_generated_100k_contacts_identical(tmp_path):
     """bench/generate.py's messy export shape (duplicates, case variants, broken and
     internationalized addresses, suppressions) at 100k contacts with 500k events."""
-    data = tmp_path / "data"
-    stamp = bench_generate().ensure_inputs(data, 100_000, 500_000)
-    files = sorted(data / name for name in stamp["files"])
-    contacts = [f for f in files if "event" not in f.name]
-    events = [f for f in files if "event" in f.name]
+    contacts, events = generated_inputs(tmp_path / "data", 100_000, 500_000)
     kw = {"events": events, "campaign_id": "winback-1"}
     embedded = _run(tmp_path, "duck", "duckdb", contacts, **kw)
     spark = _run(tmp_path, "spark", "spark", contacts, **kw)

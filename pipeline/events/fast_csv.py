@@ -28,7 +28,7 @@ import polars as pl
 import pyarrow as pa
 
 from ..ingest.sniff import sniff_delimiter
-from ..ingest.table import header_names, owned_frame_of
+from ..ingest.table import READ_ERRORS, header_names, owned_frame_of
 from ..ruleset import IngestRules
 
 _BLOCK = 16 << 20
@@ -200,10 +200,7 @@ class GenericCsvRead:
                             part = part.filter(~blank_expr)
                             blank += dropped
                         yield part.select("row", *data)
-                except (duckdb.Error, pa.ArrowException, OSError):
-                    # DuckDB objects to a line: raised when the batch holding it is fetched,
-                    # through Arrow's stream (OSError), not as duckdb.Error. The general
-                    # reader decides, row by row
+                except READ_ERRORS:  # DuckDB objects to a line: the general reader decides
                     raise NotFast from None
                 finally:
                     info = facts.result()

@@ -24,12 +24,19 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
-import pyarrow as pa
 
 from ..errors import InputFileError
 from ..ruleset import IngestRules
 from .sniff import FileFacts, choose_encoding, open_text, scan_file, sniff_delimiter
-from .table import ROW, RawTable, RowReject, check_width, header_names, owned_frame
+from .table import (
+    READ_ERRORS,
+    ROW,
+    RawTable,
+    RowReject,
+    check_width,
+    header_names,
+    owned_frame,
+)
 
 # undecodable UTF-8 bytes (surrogateescape) and broken UTF-16 characters
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -277,9 +284,7 @@ class _DuckDBRead:
             # copied batch by batch into polars' own buffers: a column taken over from
             # DuckDB's Arrow result keeps the whole result alive, ~5x the file's cells
             return owned_frame(self.con.sql(query))
-        except (duckdb.Error, pa.ArrowException, OSError):
-            # DuckDB objects to something (through Arrow's stream: as OSError): the exact
-            # path decides
+        except READ_ERRORS:  # DuckDB objects to something: the exact path decides
             return None
 
     def result(self) -> pl.DataFrame | None:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 
 from ..errors import InputFileError
 from ..ruleset import IngestRules
@@ -80,6 +81,12 @@ def check_width(count: int, rules: IngestRules, source_file: str, what: str = "c
             f"{rules.max_columns:,} (rules ingest.toml [limits] max_columns). Remove unused "
             f"{what} or raise the limit."
         )
+
+
+# What reading a DuckDB relation through Arrow's stream raises when DuckDB objects to
+# the input: a line it refuses surfaces when the batch holding it is fetched, as OSError
+# (or an Arrow error), not always as duckdb.Error.
+READ_ERRORS = (duckdb.Error, pa.ArrowException, OSError)
 
 
 def owned_frame(
